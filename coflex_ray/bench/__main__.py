@@ -1,0 +1,23 @@
+"""Dispatch ``python -m coflex_ray.bench NAME [args]`` to the benchmark module ``NAME``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = {
+    "proxy": "coflex_ray.bench.proxy",
+}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in BENCHES:
+        given = sys.argv[1] if len(sys.argv) > 1 else "(none)"
+        print(f"usage: python -m coflex_ray.bench NAME [args]; NAME={given} not in {sorted(BENCHES)}", file=sys.stderr)
+        return 2
+    importlib.import_module(BENCHES[sys.argv[1]]).main(sys.argv[2:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Helpers shared by the benchmarks: machine description and timing summaries."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import numpy as np
+
+
+def machine() -> str:
+    """One line naming the machine a benchmark ran on."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+    except OSError:
+        pass
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        mem = float("nan")
+    return (f"machine: {cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} "
+            f"python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+
+
+def summary(times_s: list[float]) -> str:
+    """``median / p90 / max`` of a list of durations, in ms."""
+    t = np.asarray(times_s) * 1e3
+    return f"median {np.median(t):.1f} ms, p90 {np.percentile(t, 90):.1f} ms, max {t.max():.1f} ms (n={len(t)})"
