@@ -1,12 +1,14 @@
 """The Ray Tune trial: evaluate one joint (network x accelerator) config and ``tune.report`` it.
 
 The trainable is a module-level function (Tune pickles it onto workers; functions defined in
-``__main__`` do not travel).  Evaluator objects are built once per worker process and reused across
-trials (with ``reuse_actors=True`` a worker runs many trials).
+``__main__`` do not travel).  Network evaluators are built once per worker process and reused across
+trials (with ``reuse_actors=True`` a worker runs many trials); hardware costs come from the shared
+:class:`coflex_ray.service.HardwarePool` actors when one is given, else from a per-process cache.
 
 Every trial reports the same metric keys, also when the evaluation fails, so that searchers and
-Tune's strict metric check always see every objective: a failed evaluation reports
-``feasible = False``, ``err = inf`` and the reason in ``error``.
+Tune's strict metric check always see every objective: a failed or infeasible evaluation reports
+``feasible = False``, ``edp = inf`` (and ``err = inf`` if the network side failed) and the reason in
+``error``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,28 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from .evaluators.accuracy import AccuracyEvaluator, make_accuracy_evaluator
+from .evaluators.hardware import accel_config, check_fidelity, network_cost
+from .evaluators.hardware.cache import LayerCostCache
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """What a trial evaluates: benchmark and data for the network side, fidelity for the hardware."""
+
+    benchmark: str = "sss"
+    dataset: str = "cifar10"
+    nats_sss: str | None = None
+    hp: str = "90"
+    split: str = "test"
+    fidelity: str = "zigzag-fixed"
+
+    def __post_init__(self) -> None:
+        check_fidelity(self.fidelity)
 
 
 @lru_cache(maxsize=8)
@@ -25,29 +45,41 @@ def _accuracy_evaluator(benchmark: str, dataset: str, nats_sss: str | None, hp: 
     return make_accuracy_evaluator(benchmark, dataset, nats_sss, hp, split)
 
 
-def evaluate_config(config: dict[str, Any], benchmark: str = "sss", dataset: str = "cifar10",
-                    nats_sss: str | None = None, hp: str = "90", split: str = "test") -> dict[str, Any]:
+@lru_cache(maxsize=4)
+def _local_cache(fidelity: str) -> LayerCostCache:
+    return LayerCostCache(fidelity)
+
+
+def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardware: Any = None) -> dict[str, Any]:
     """All metrics of one joint config (no Tune involved); failures become ``feasible=False`` rows."""
     start = time.perf_counter()
+    out: dict[str, Any] = {"err": math.inf, "err_kind": "", "params_M": math.nan, "flops_M": math.nan, "arch": "",
+                           "arch_index": -1, "energy_pJ": math.nan, "latency_cycles": math.nan, "edp": math.inf,
+                           "feasible": False, "error": "", "fidelity": spec.fidelity}
     try:
-        acc = _accuracy_evaluator(benchmark, dataset, nats_sss, hp, split)
-        out: dict[str, Any] = acc(config)
-        out["feasible"] = bool(math.isfinite(out["err"]))
-        out["error"] = "" if out["feasible"] else f"non-finite err {out['err']!r}"
+        acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split)
+        out.update(acc_eval(config))
+        accel = accel_config(config)
+        layer_costs = hardware.layer_costs if hardware is not None else _local_cache(spec.fidelity).get_many
+        hw = network_cost(acc_eval.layers(config), accel, layer_costs)
+        out.update({k: hw[k] for k in ("energy_pJ", "latency_cycles", "edp")})
+        if not math.isfinite(out["err"]):
+            out["error"] = f"non-finite err {out['err']!r}"
+        elif not hw["hw_feasible"]:
+            out["error"] = f"infeasible accelerator: {hw['hw_reason']}"
+        out["feasible"] = not out["error"]
     except Exception as e:  # reported, not raised: the search must go on
-        out = {"err": math.inf, "err_kind": "", "params_M": math.nan, "flops_M": math.nan, "arch": "",
-               "arch_index": -1, "feasible": False, "error": f"{type(e).__name__}: {e}",
-               "traceback": traceback.format_exc(limit=5)}
+        out["error"] = f"{type(e).__name__}: {e}"
+        out["traceback"] = traceback.format_exc(limit=5)
     out["eval_time_s"] = time.perf_counter() - start
     return out
 
 
-def cosearch_trial(config: dict[str, Any], benchmark: str = "sss", dataset: str = "cifar10",
-                   nats_sss: str | None = None, hp: str = "90", split: str = "test") -> None:
+def cosearch_trial(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardware: Any = None) -> None:
     """Tune function trainable: one evaluation, one ``tune.report``."""
     import ray
     from ray import tune
 
-    out = evaluate_config(config, benchmark, dataset, nats_sss, hp, split)
+    out = evaluate_config(config, spec, hardware)
     out["node_id"] = ray.get_runtime_context().get_node_id()
     tune.report(out)

@@ -21,20 +21,21 @@ from typing import Any, Mapping
 from ..spaces import NB201_SPACE, SSS_SPACE, nb201_arch_str, sss_arch_str, sss_channels, sss_index
 from .nats_sss import ENV_VAR, NatsSSS
 from .nb201 import NB201_DATASETS, nb201_accuracy, nb201_index
-from .networks import dataset_shape, nb201_network, network_costs, sss_network
+from .networks import Layer, count_flops, count_params, dataset_shape, layer_list, nb201_network, sss_network
 from .proxy import RBFProxy
 
 BENCHMARKS = ("sss", "nb201")
 
 
 @lru_cache(maxsize=4096)
-def _sss_costs(channels: tuple[int, ...], dataset: str) -> dict[str, float]:
-    return network_costs(sss_network(channels, dataset), dataset)
-
-
-@lru_cache(maxsize=4096)
-def _nb201_costs(arch_str: str, dataset: str) -> dict[str, float]:
-    return network_costs(nb201_network(arch_str, dataset), dataset)
+def network_info(benchmark: str, arch: str, dataset: str) -> tuple[dict[str, float], tuple[Layer, ...]]:
+    """(params/FLOPs, layer list) of a benchmark network, built once per process and arch."""
+    if benchmark == "sss":
+        net = sss_network(tuple(int(c) for c in arch.split(":")), dataset)
+    else:
+        net = nb201_network(arch, dataset)
+    layers = layer_list(net, dataset_shape(dataset)[0])
+    return {"params_M": count_params(net), "flops_M": count_flops(layers)}, tuple(layers)
 
 
 class AccuracyEvaluator:
@@ -55,7 +56,7 @@ class AccuracyEvaluator:
         if self.benchmark == "nb201":
             arch = nb201_arch_str(config)
             out = {"err": 100.0 - nb201_accuracy(arch, self.dataset), "arch": arch, "arch_index": nb201_index(arch)}
-            out.update(_nb201_costs(arch, self.dataset))
+            out.update(network_info("nb201", arch, self.dataset)[0])
         else:
             channels = sss_channels(config)
             out = {"arch": sss_arch_str(config), "arch_index": sss_index(config)}
@@ -63,9 +64,14 @@ class AccuracyEvaluator:
                 out["err"] = 100.0 - self.table.accuracy(out["arch_index"], self.dataset, self.hp, self.split)
             else:
                 out["err"] = -self.proxy.score(channels)
-            out.update(_sss_costs(channels, self.dataset))
+            out.update(network_info("sss", out["arch"], self.dataset)[0])
         out["err_kind"] = self.err_kind
         return out
+
+    def layers(self, config: Mapping[str, Any]) -> tuple[Layer, ...]:
+        """The network's compute layers (the hardware evaluators' input)."""
+        arch = nb201_arch_str(config) if self.benchmark == "nb201" else sss_arch_str(config)
+        return network_info(self.benchmark, arch, self.dataset)[1]
 
 
 def make_accuracy_evaluator(benchmark: str = "sss", dataset: str = "cifar10", nats_sss: str | None = None,

@@ -1,0 +1,112 @@
+"""A thread-safe memo of per-layer simulator results, with in-flight de-duplication and persistence.
+
+Key: (layer shape, accelerator config, fidelity, lpf_limit).  The whole SSS space at 32x32 has only
+about 410 distinct convolution shapes, so a search quickly reuses layers across trials.
+
+* Concurrent requests for the same key simulate once: the first caller simulates, the others wait
+  for its result.
+* Only completed results are stored: a deterministic "infeasible" verdict is stored as such (with its
+  reason); an unexpected exception is re-raised to every waiter and nothing is stored.
+* ``save(path)`` / ``LayerCostCache(path=...)`` persist to a pickle the user names (warm restart);
+  the file is replaced atomically.
+
+The same class runs in-process (tests, benchmarks) or as a Ray actor (see ``coflex_ray.service``).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from . import DEFAULT_LPF_LIMIT, check_fidelity, simulate_layer
+from .accelerator import AccelConfig
+
+
+class LayerCostCache:
+    """Memoised :func:`simulate_layer` for one fidelity."""
+
+    def __init__(self, fidelity: str = "zigzag-fixed", lpf_limit: int = DEFAULT_LPF_LIMIT,
+                 path: str | os.PathLike | None = None) -> None:
+        self.fidelity, self.lpf_limit = check_fidelity(fidelity), lpf_limit
+        self.path = Path(path) if path else None
+        self._lock = threading.Lock()
+        self._done: dict[tuple, dict[str, Any]] = {}
+        self._inflight: dict[tuple, Future] = {}
+        self.hits = self.misses = 0
+        if self.path and self.path.is_file():
+            self.load(self.path)
+
+    def _key(self, shape: tuple, acc: AccelConfig) -> tuple:
+        return (tuple(shape), acc.key(), self.fidelity, self.lpf_limit)
+
+    def get(self, shape: tuple, acc: AccelConfig) -> dict[str, Any]:
+        key = self._key(shape, acc)
+        with self._lock:
+            if key in self._done:
+                self.hits += 1
+                return self._done[key]
+            fut = self._inflight.get(key)
+            owner = fut is None
+            if owner:
+                fut = self._inflight[key] = Future()
+                self.misses += 1
+            else:
+                self.hits += 1
+        if not owner:
+            return fut.result()
+        try:
+            result = simulate_layer(tuple(shape), acc, self.fidelity, self.lpf_limit)
+        except BaseException as e:
+            with self._lock:
+                del self._inflight[key]
+            fut.set_exception(e)
+            raise
+        with self._lock:
+            self._done[key] = result
+            del self._inflight[key]
+        fut.set_result(result)
+        return result
+
+    def get_many(self, shapes: list[tuple], acc: AccelConfig) -> list[dict[str, Any]]:
+        """Costs of several layer shapes on one accelerator (each simulated at most once)."""
+        return [self.get(s, acc) for s in shapes]
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"entries": len(self._done), "hits": self.hits, "misses": self.misses}
+
+    def dump(self) -> dict[tuple, dict[str, Any]]:
+        with self._lock:
+            return dict(self._done)
+
+    def update(self, entries: dict[tuple, dict[str, Any]]) -> int:
+        """Add finished entries (e.g. from a file); returns how many were new."""
+        with self._lock:
+            new = {k: v for k, v in entries.items() if k not in self._done and k[2] == self.fidelity}
+            self._done.update(new)
+            return len(new)
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        target = Path(path or self.path or "")
+        if not str(target):
+            raise ValueError("no cache file given: pass path= here or to the constructor")
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            pickle.dump(self.dump(), f)
+        os.replace(tmp, target)
+        return target
+
+    def load(self, path: str | os.PathLike) -> int:
+        try:
+            with open(path, "rb") as f:
+                entries = pickle.load(f)
+        except Exception as e:
+            raise ValueError(f"cannot read cache file {str(path)!r} ({type(e).__name__}: {e}); delete it to start cold") from e
+        if not isinstance(entries, dict):
+            raise ValueError(f"cache file {str(path)!r} does not hold a layer-cost table")
+        return self.update(entries)

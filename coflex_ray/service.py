@@ -1,0 +1,92 @@
+"""Evaluations shared through Ray actors: a pool of layer-cost cache shards.
+
+:class:`HardwarePool` starts ``n_shards`` Ray actors, each a :class:`LayerCostCache` (threaded actor,
+``num_cpus=0``, placed with the SPREAD strategy).  A layer goes to the shard chosen by a stable hash
+of its key, so every key has one owner: repeated layers across trials and across nodes are
+simulated once, concurrent requests for the same key wait for one simulation, and different keys
+simulate in parallel on different shards (processes).  The pool object is picklable (it holds actor
+handles), so trials on any node call it directly; it works unchanged on a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zlib
+from pathlib import Path
+from typing import Any
+
+from .evaluators.hardware import DEFAULT_LPF_LIMIT, check_fidelity
+from .evaluators.hardware.accelerator import AccelConfig
+from .evaluators.hardware.cache import LayerCostCache
+
+
+def _shard(shape: tuple, acc: AccelConfig, n: int) -> int:
+    return zlib.crc32(repr((tuple(shape), acc.key())).encode()) % n
+
+
+class HardwarePool:
+    """Client of the shard actors: ``layer_costs(shapes, acc)`` in the order given."""
+
+    def __init__(self, fidelity: str = "zigzag-fixed", n_shards: int | None = None,
+                 lpf_limit: int = DEFAULT_LPF_LIMIT, path: str | os.PathLike | None = None) -> None:
+        import ray
+
+        check_fidelity(fidelity)
+        if n_shards is None:
+            n_shards = max(1, min(8, int(ray.cluster_resources().get("CPU", 1))))
+        if n_shards < 1:
+            raise ValueError(f"n_shards={n_shards!r} must be at least 1")
+        actor = ray.remote(num_cpus=0, max_concurrency=16, scheduling_strategy="SPREAD")(LayerCostCache)
+        self.fidelity, self.lpf_limit, self.path = fidelity, lpf_limit, Path(path) if path else None
+        self.shards = [actor.remote(fidelity, lpf_limit) for _ in range(n_shards)]
+        self.loaded = self._warm_start() if self.path and self.path.is_file() else 0
+
+    def _warm_start(self) -> int:
+        import ray
+
+        probe = LayerCostCache(self.fidelity, self.lpf_limit)
+        probe.load(self.path)
+        parts: list[dict] = [{} for _ in self.shards]
+        for key, value in probe.dump().items():
+            parts[_shard(key[0], AccelConfig(*key[1]), len(self.shards))][key] = value
+        return sum(ray.get([s.update.remote(p) for s, p in zip(self.shards, parts)]))
+
+    def layer_costs(self, shapes: list[tuple], acc: AccelConfig) -> list[dict[str, Any]]:
+        import ray
+
+        groups: dict[int, list[int]] = {}
+        for i, shape in enumerate(shapes):
+            groups.setdefault(_shard(shape, acc, len(self.shards)), []).append(i)
+        refs = {k: self.shards[k].get_many.remote([shapes[i] for i in idx], acc) for k, idx in groups.items()}
+        out: list[Any] = [None] * len(shapes)
+        for k, idx in groups.items():
+            for i, res in zip(idx, ray.get(refs[k])):
+                out[i] = res
+        return out
+
+    def stats(self) -> dict[str, int]:
+        import ray
+
+        total = {"entries": 0, "hits": 0, "misses": 0}
+        for st in ray.get([s.stats.remote() for s in self.shards]):
+            for k in total:
+                total[k] += st[k]
+        return total
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Write every shard's finished entries to one pickle (atomically)."""
+        import ray
+
+        target = Path(path or self.path or "")
+        if not str(target):
+            raise ValueError("no cache file given: pass path= here or to the constructor")
+        merged: dict = {}
+        for part in ray.get([s.dump.remote() for s in self.shards]):
+            merged.update(part)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            pickle.dump(merged, f)
+        os.replace(tmp, target)
+        return target
