@@ -7,6 +7,8 @@ import sys
 
 BENCHES = {
     "proxy": "coflex_ray.bench.proxy",
+    "evaluators": "coflex_ray.bench.evaluators",
+    "monotonicity": "coflex_ray.bench.monotonicity",
 }
 
 

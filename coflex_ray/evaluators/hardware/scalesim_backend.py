@@ -53,10 +53,10 @@ def scalesim_layer_cost(layer: Layer, acc: AccelConfig) -> dict[str, float]:
             sim.calc_report_data()
     except (SystemExit, AssertionError, ZeroDivisionError, IndexError, ValueError) as e:
         raise Infeasible(f"Scale-Sim {type(e).__name__}: {e}") from None
-    cycles = float(sim.get_compute_report_items()[0])
+    total_cycles, compute_cycles = (float(x) for x in sim.get_compute_report_items()[:2])
     d = [float(x) for x in sim.get_detail_report_items()]
     sram_reads, sram_writes = d[2] + d[5], d[8]
     dram_reads, dram_writes = d[11] + d[14], d[17]
     energy = (layer.macs * MAC_PJ + sram_reads * SRAM_READ_PJ / 8 + sram_writes * SRAM_WRITE_PJ / 8
               + dram_reads * DRAM_READ_PJ / 8 + dram_writes * DRAM_WRITE_PJ / 8)
-    return {"energy_pJ": energy, "latency_cycles": cycles}
+    return {"energy_pJ": energy, "latency_cycles": total_cycles, "compute_cycles": compute_cycles}

@@ -114,7 +114,7 @@ def _fixed_stage():
 
 
 def zigzag_layer_cost(layer: Layer, acc: AccelConfig, search: bool = False, lpf_limit: int = 6) -> dict[str, float]:
-    """``{'energy_pJ', 'latency_cycles'}`` of one layer; :class:`Infeasible` if it cannot be mapped."""
+    """``{'energy_pJ', 'latency_cycles', 'compute_cycles'}`` of one layer; :class:`Infeasible` if unmappable."""
     _quiet_zigzag()
     from zigzag.mapping.temporal_mapping import TemporalMappingType
     from zigzag.opt.loma.engine import NoValidLoopOrderingFoundException
@@ -140,4 +140,6 @@ def zigzag_layer_cost(layer: Layer, acc: AccelConfig, search: bool = False, lpf_
         raise Infeasible(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
     except AssertionError as e:
         raise Infeasible(f"ZigZag assertion: {e}") from None
-    return {"energy_pJ": float(cme.energy_total), "latency_cycles": float(cme.latency_total2)}
+    # latency = compute cycles of the temporal mapping + stalls + data on/off-loading + systolic drain
+    return {"energy_pJ": float(cme.energy_total), "latency_cycles": float(cme.latency_total2),
+            "compute_cycles": float(cme.ideal_temporal_cycle)}

@@ -1,0 +1,237 @@
+"""Common machinery of our multi-objective Ray Tune searchers (Coflex, BoTorch baselines, NSGA-II).
+
+Ray Tune's ``metric``/``mode`` describe one objective; ours optimise several, so they take
+``metrics=[...]`` and ``modes=[...]`` in the constructor (Tune accepts list-valued searcher metrics,
+as ``OptunaSearch`` does).  Everything here works in the unit cube of a
+:class:`coflex_ray.spaces.Space` and hands Tune decoded configs.
+
+What the base guarantees for every subclass:
+
+* **Observations** are kept minimisation-oriented (``max`` objectives negated) and, for
+  ``log_metrics``, in log space.
+* **No repeats**: a config already evaluated, failed or pending is never suggested again (points are
+  compared by their legal-value indices).  Subclasses propose batches; the base hands them out one
+  at a time, skipping any that became taken, and tops a short batch up with uniformly random
+  untaken points.
+* **Failures**: ``on_trial_complete(error=True)``, a missing or non-finite objective, or
+  ``result[infeasible_key]`` false marks the point failed (never proposed again, never modelled).
+* **Checkpointing**: ``save``/``restore`` (and ``get_state``/``set_state``) round-trip all state:
+  observations, failures, pending trials, queued proposals, the RNG, and subclass state.
+* **Determinism**: all randomness flows from ``seed`` (numpy Generator + per-batch torch seeds).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from typing import Any, Sequence
+
+import numpy as np
+from ray.tune.search import Searcher
+
+from ..spaces import Space
+
+
+class MultiObjectiveSearcher(Searcher):
+    """Base class; subclasses implement :meth:`propose`."""
+
+    def __init__(self, space: Space, metrics: Sequence[str], modes: Sequence[str], *, n_init: int = 10,
+                 batch_size: int = 4, seed: int = 0, log_metrics: Sequence[str] = (),
+                 infeasible_key: str | None = "feasible") -> None:
+        metrics, modes = list(metrics), list(modes)
+        if not isinstance(space, Space):
+            raise ValueError(f"space must be a coflex_ray.spaces.Space, got {type(space).__name__}")
+        if len(metrics) < 1 or len(metrics) != len(modes):
+            raise ValueError(f"need one mode per metric; got metrics={metrics} modes={modes}")
+        bad = [m for m in modes if m not in ("min", "max")]
+        if bad:
+            raise ValueError(f"mode {bad[0]!r} is not allowed; allowed: 'min', 'max'")
+        unknown = [m for m in log_metrics if m not in metrics]
+        if unknown:
+            raise ValueError(f"log_metrics {unknown} are not among metrics {metrics}")
+        if n_init < 1 or batch_size < 1:
+            raise ValueError(f"n_init={n_init} and batch_size={batch_size} must both be at least 1")
+        super().__init__(metric=metrics, mode=modes)
+        self.space, self.metrics, self.modes = space, metrics, modes
+        self.n_init, self.batch_size, self.seed = n_init, batch_size, seed
+        self.log_metrics, self.infeasible_key = tuple(log_metrics), infeasible_key
+        self.rng = np.random.default_rng(seed)
+        self.X: list[np.ndarray] = []  # unit-cube points of completed, good trials
+        self.Y: list[np.ndarray] = []  # their objectives, minimisation-oriented (log where asked)
+        self.failed: list[tuple[tuple[int, ...], str]] = []
+        self.pending: dict[str, tuple[int, ...]] = {}
+        self.queue: list[tuple[int, ...]] = []
+        self.taken: set[tuple[int, ...]] = set()
+        self.suggest_time_s = 0.0
+        self.n_batches = 0
+
+    # ------------------------------------------------------------------ Tune API
+    def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
+        """Accept Tune's properties; the space comes from the constructor (``config`` keys must fit it)."""
+        extra = [k for k in (config or {}) if k not in self.space.keys]
+        if extra:
+            raise ValueError(f"param_space keys {extra} are not in the searcher's space {list(self.space.keys)}")
+        return True
+
+    def suggest(self, trial_id: str) -> dict | None:
+        import time
+
+        start = time.perf_counter()
+        try:
+            idx = self._next_index()
+        finally:
+            self.suggest_time_s += time.perf_counter() - start
+        if idx is None:
+            return Searcher.FINISHED if len(self.taken) >= self.space.size else None
+        self.pending[trial_id] = idx
+        self.taken.add(idx)
+        return self.space.from_indices(idx)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        idx = self.pending.pop(trial_id, None)
+        if idx is None:
+            return
+        reason = self._bad_result(result, error)
+        if reason:
+            self.failed.append((idx, reason))
+            return
+        self.X.append(self._cube(idx))
+        self.Y.append(self._objectives(result))
+
+    def add_evaluated_point(self, parameters: dict, value: Any, error: bool = False, pruned: bool = False,
+                            intermediate_values: Any = None) -> None:
+        """Warm start: ``value`` is a dict with every metric (or a sequence in metric order)."""
+        idx = tuple(int(i) for i in self.space.to_indices(parameters))
+        self.taken.add(idx)
+        result = value if isinstance(value, dict) else dict(zip(self.metrics, value))
+        reason = self._bad_result(result, error)
+        if reason:
+            self.failed.append((idx, reason))
+        else:
+            self.X.append(self._cube(idx))
+            self.Y.append(self._objectives(result))
+
+    def get_state(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k not in self._unpicklable()}
+        state["rng"] = self.rng.bit_generator.state
+        return state
+
+    def set_state(self, state: dict) -> None:
+        state = dict(state)
+        rng_state = state.pop("rng")
+        self.__dict__.update(state)
+        self.rng = np.random.default_rng()
+        self.rng.bit_generator.state = rng_state
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.get_state(), f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            self.set_state(pickle.load(f))
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def _unpicklable(self) -> tuple[str, ...]:
+        """Attributes to leave out of checkpoints (rebuilt on demand)."""
+        return ()
+
+    def propose(self, n: int) -> list[np.ndarray]:
+        """Return up to ``n`` unit-cube points (any order of preference); subclasses override."""
+        raise NotImplementedError
+
+    def observed(self) -> tuple[np.ndarray, np.ndarray]:
+        """(X, Y) arrays of good observations; Y minimisation-oriented."""
+        d, m = self.space.ndim, len(self.metrics)
+        return (np.array(self.X).reshape(-1, d), np.array(self.Y).reshape(-1, m))
+
+    def pending_points(self) -> np.ndarray:
+        """Unit-cube points of trials running now and of proposals queued but not handed out."""
+        pts = [self._cube(i) for i in list(self.pending.values()) + self.queue]
+        return np.array(pts).reshape(-1, self.space.ndim)
+
+    def taken_mask(self, X: np.ndarray) -> np.ndarray:
+        return np.array([self._index(x) in self.taken for x in X], dtype=bool)
+
+    def initial_design(self, n: int) -> list[np.ndarray]:
+        """Scrambled Sobol points (seeded from the searcher's RNG)."""
+        from scipy.stats import qmc
+
+        sobol = qmc.Sobol(self.space.ndim, scramble=True, seed=self.rng)
+        return list(sobol.random(max(2, 1 << max(1, math.ceil(math.log2(max(n, 1))))))[:n])
+
+    def random_untaken(self, n: int) -> list[tuple[int, ...]]:
+        out: list[tuple[int, ...]] = []
+        sizes = [d.n for d in self.space.dims]
+        tries = 0
+        while len(out) < n and tries < 100 * n + 1000:
+            tries += 1
+            idx = tuple(int(self.rng.integers(s)) for s in sizes)
+            if idx not in self.taken and idx not in out:
+                out.append(idx)
+        return out
+
+    # ------------------------------------------------------------------ internals
+    def _index(self, x: np.ndarray) -> tuple[int, ...]:
+        n = np.array([d.n for d in self.space.dims])
+        return tuple(int(i) for i in np.minimum(np.floor(np.clip(x, 0, 1) * n), n - 1))
+
+    def _cube(self, idx: tuple[int, ...]) -> np.ndarray:
+        n = np.array([d.n for d in self.space.dims], dtype=float)
+        return (np.asarray(idx) + 0.5) / n
+
+    def _next_index(self) -> tuple[int, ...] | None:
+        """Next untaken point from the queue, refilling it with a new batch when empty."""
+        for _ in range(4):
+            while self.queue:
+                idx = self.queue.pop(0)
+                if idx not in self.taken:
+                    return idx
+            if len(self.taken) >= self.space.size:
+                return None
+            refill = self._refill()
+            if refill is None:
+                return None  # wait for results
+            self.queue = refill
+        return None
+
+    def _refill(self) -> list[tuple[int, ...]] | None:
+        """The initial design first; model-based batches once it is evaluated; ``None`` to wait."""
+        if self.n_batches == 0:
+            batch = self.initial_design(self.n_init)
+        elif len(self.X) + len(self.failed) < self.n_init or len(self.X) < 2:
+            if self.pending:
+                return None  # the initial design is still running
+            batch = []  # too few good observations to model: one random point
+        else:
+            batch = self.propose(self.batch_size)
+        self.n_batches += 1
+        idxs: list[tuple[int, ...]] = []
+        for x in batch:
+            idx = self._index(np.asarray(x))
+            if idx not in self.taken and idx not in idxs:
+                idxs.append(idx)
+        return idxs or self.random_untaken(1)
+
+    def _bad_result(self, result: dict | None, error: bool) -> str:
+        if error:
+            return "trial error"
+        if not result:
+            return "no result"
+        if self.infeasible_key and self.infeasible_key in result and not result[self.infeasible_key]:
+            return f"infeasible: {str(result.get('error', ''))[:200]}"
+        for m in self.metrics:
+            v = result.get(m)
+            if v is None or not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(float(v)):
+                return f"metric {m!r} missing or non-finite: {v!r}"
+            if m in self.log_metrics and float(v) <= 0:
+                return f"metric {m!r}={v!r} is not positive (modelled in log space)"
+        return ""
+
+    def _objectives(self, result: dict) -> np.ndarray:
+        y = []
+        for m, mode in zip(self.metrics, self.modes):
+            v = float(result[m])
+            v = math.log(v) if m in self.log_metrics else v
+            y.append(v if mode == "min" else -v)
+        return np.array(y)
