@@ -29,6 +29,10 @@ _EXPORTS = {
     "nb201_network": "coflex_ray.evaluators.networks",
     "network_costs": "coflex_ray.evaluators.networks",
     "make_accuracy_evaluator": "coflex_ray.evaluators.accuracy",
+    # searchers (Ray Tune Searchers; multi-objective)
+    "CoflexSearch": "coflex_ray.searchers.coflex",
+    "BoTorchMOSearch": "coflex_ray.searchers.botorch_mo",
+    "NSGA2Search": "coflex_ray.searchers.nsga2",
     # Tune side
     "cosearch_trial": "coflex_ray.trial",
 }

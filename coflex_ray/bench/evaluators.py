@@ -16,9 +16,11 @@ between tiers.  Pairs whose accelerator is infeasible under zigzag-fixed are red
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
+import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -96,7 +98,23 @@ def _all_fidelities(args: tuple) -> dict:
     return out
 
 
-def part2(pairs: int, seed: int, workers: int, lpf_limit: int) -> None:
+def _key(channels: tuple[int, ...], acc: AccelConfig) -> str:
+    return f"{':'.join(map(str, channels))}|{acc}"
+
+
+def _load_log(path: str | None) -> dict[str, dict]:
+    """Rows already measured by an earlier (interrupted) run, keyed by pair."""
+    if not path or not os.path.exists(path):
+        return {}
+    done = {}
+    with open(path) as f:
+        for line in f:
+            rec = json.loads(line)
+            done[rec["key"]] = {fid: tuple(rec[fid]) for fid in FIDELITIES}
+    return done
+
+
+def part2(pairs: int, seed: int, workers: int, lpf_limit: int, log: str | None = None) -> None:
     rng = np.random.default_rng(seed + 1)
     chosen = []
     while len(chosen) < pairs:  # feasible under the fast tier
@@ -106,11 +124,22 @@ def part2(pairs: int, seed: int, workers: int, lpf_limit: int) -> None:
     print(f"\n[all fidelities] {pairs} random feasible (network, accelerator) pairs, uncached, {workers} worker "
           f"processes on the machine above, LOMA lpf_limit={lpf_limit}")
     start = time.time()
+    done = _load_log(log)
+    rows = [dict(channels=c, acc=a, **done[_key(c, a)]) for c, a in chosen if _key(c, a) in done]
+    todo = [(c, a, lpf_limit) for c, a in chosen if _key(c, a) not in done]
+    if rows:
+        print(f"  {len(rows)} pairs taken from {log} (measured by an earlier run)")
     # spawn, not fork: forking a process that already runs torch/Ray threads can deadlock
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-        rows = []
-        for i, row in enumerate(ex.map(_all_fidelities, [(c, a, lpf_limit) for c, a in chosen])):
+        futures = [ex.submit(_all_fidelities, t) for t in todo]
+        for fut in as_completed(futures):  # log each pair as soon as it is done
+            row = fut.result()
             rows.append(row)
+            i = len(rows) - 1
+            if log:
+                with open(log, "a") as f:
+                    f.write(json.dumps({"key": _key(row["channels"], row["acc"]),
+                                        **{fid: list(row[fid]) for fid in FIDELITIES}}) + "\n")
             print(f"  pair {i + 1}/{pairs} {':'.join(map(str, row['channels']))} {row['acc'].X1}x{row['acc'].X2} "
                   f"{row['acc'].dataflow}: " + ", ".join(f"{f} {row[f][3]:.1f}s" for f in FIDELITIES)
                   + f" ({time.time() - start:.0f}s)", flush=True)
@@ -136,9 +165,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lpf-limit", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ray", action="store_true", help="skip the Ray actor-pool timing")
+    p.add_argument("--log", default=None, help="JSON-lines file: each measured pair is appended; pairs already "
+                   "in it are reused, so an interrupted run resumes")
     args = p.parse_args(argv)
     print(machine())
     if args.trials:
         part1(args.trials, args.seed, not args.no_ray)
     if args.pairs:
-        part2(args.pairs, args.seed, args.workers, args.lpf_limit)
+        part2(args.pairs, args.seed, args.workers, args.lpf_limit, args.log)

@@ -32,6 +32,22 @@ from ray.tune.search import Searcher
 from ..spaces import Space
 
 
+def nondominated(Y: np.ndarray) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of ``Y`` (minimisation)."""
+    import moocore
+
+    if len(Y) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(moocore.is_nondominated(Y, maximise=False, keep_weakly=False))
+
+
+def hypervolume(Y: np.ndarray, ref: np.ndarray) -> float:
+    import moocore
+
+    Y = Y[np.all(Y < ref, axis=1)]
+    return float(moocore.hypervolume(Y, ref=ref)) if len(Y) else 0.0
+
+
 class MultiObjectiveSearcher(Searcher):
     """Base class; subclasses implement :meth:`propose`."""
 
@@ -62,6 +78,7 @@ class MultiObjectiveSearcher(Searcher):
         self.pending: dict[str, tuple[int, ...]] = {}
         self.queue: list[tuple[int, ...]] = []
         self.taken: set[tuple[int, ...]] = set()
+        self.results: dict[tuple[int, ...], np.ndarray | None] = {}  # index -> objectives (None: failed)
         self.suggest_time_s = 0.0
         self.n_batches = 0
 
@@ -91,12 +108,17 @@ class MultiObjectiveSearcher(Searcher):
         idx = self.pending.pop(trial_id, None)
         if idx is None:
             return
+        self._record(idx, result, error)
+
+    def _record(self, idx: tuple[int, ...], result: dict | None, error: bool) -> None:
         reason = self._bad_result(result, error)
         if reason:
             self.failed.append((idx, reason))
+            self.results[idx] = None
             return
         self.X.append(self._cube(idx))
         self.Y.append(self._objectives(result))
+        self.results[idx] = self.Y[-1]
 
     def add_evaluated_point(self, parameters: dict, value: Any, error: bool = False, pruned: bool = False,
                             intermediate_values: Any = None) -> None:
@@ -104,12 +126,7 @@ class MultiObjectiveSearcher(Searcher):
         idx = tuple(int(i) for i in self.space.to_indices(parameters))
         self.taken.add(idx)
         result = value if isinstance(value, dict) else dict(zip(self.metrics, value))
-        reason = self._bad_result(result, error)
-        if reason:
-            self.failed.append((idx, reason))
-        else:
-            self.X.append(self._cube(idx))
-            self.Y.append(self._objectives(result))
+        self._record(idx, result, error)
 
     def get_state(self) -> dict:
         state = {k: v for k, v in self.__dict__.items() if k not in self._unpicklable()}
@@ -153,12 +170,49 @@ class MultiObjectiveSearcher(Searcher):
     def taken_mask(self, X: np.ndarray) -> np.ndarray:
         return np.array([self._index(x) in self.taken for x in X], dtype=bool)
 
+    def candidate_set(self, n_sobol: int = 1024, sigma: float = 0.08) -> np.ndarray:
+        """Acquisition candidates shared by the model-based searchers, snapped and untaken.
+
+        ``n_sobol`` scrambled-Sobol points of the cube, plus Gaussian perturbations (``sigma``) and
+        one-coordinate mutations of the observed Pareto-optimal points (about ``n_sobol`` more).
+        """
+        from scipy.stats import qmc
+
+        X, Y = self.observed()
+        d = self.space.ndim
+        parts = [qmc.Sobol(d, scramble=True, seed=self._subseed()).random(n_sobol)]
+        front = X[nondominated(Y)] if len(Y) else X
+        if len(front):
+            base = np.repeat(front, max(1, n_sobol // (2 * len(front))), axis=0)
+            parts.append(np.clip(base + self.rng.normal(0, sigma, base.shape), 0, 1))
+            mutated = base.copy()
+            mutated[np.arange(len(mutated)), self.rng.integers(d, size=len(mutated))] = self.rng.random(len(mutated))
+            parts.append(mutated)
+        C = np.unique(self.space.snap(np.vstack(parts)), axis=0)
+        return C[~self.taken_mask(C)]
+
+    def normalizer(self, bounds: np.ndarray | None) -> np.ndarray:
+        """Fixed objective bounds ``[[lo, hi]] per objective``: given, or frozen from the data now."""
+        if bounds is not None:
+            return bounds
+        _, Y = self.observed()
+        lo, hi = Y.min(axis=0), Y.max(axis=0)
+        return np.stack([lo, np.where(hi > lo, hi, lo + 1.0)], axis=1)
+
     def initial_design(self, n: int) -> list[np.ndarray]:
         """Scrambled Sobol points (seeded from the searcher's RNG)."""
         from scipy.stats import qmc
 
-        sobol = qmc.Sobol(self.space.ndim, scramble=True, seed=self.rng)
+        sobol = qmc.Sobol(self.space.ndim, scramble=True, seed=self._subseed())
         return list(sobol.random(max(2, 1 << max(1, math.ceil(math.log2(max(n, 1))))))[:n])
+
+    def _subseed(self) -> int:
+        """An integer seed drawn from the searcher's RNG.
+
+        Handing the Generator itself to scipy is not restorable: scipy may ``spawn`` from it, and a
+        spawn counter is not part of the bit-generator state that checkpoints carry.
+        """
+        return int(self.rng.integers(2**63 - 1))
 
     def random_untaken(self, n: int) -> list[tuple[int, ...]]:
         out: list[tuple[int, ...]] = []

@@ -68,15 +68,16 @@ class SGPRModel(ExactGP, GPyTorchModel):
         return MultivariateNormal(self.mean_module(x), self.covar_module(x))
 
 
-def _matern(d: int) -> ScaleKernel:
-    return ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))
+def _matern(d: int, outputs: int = 1) -> ScaleKernel:
+    batch = torch.Size([outputs]) if outputs > 1 else torch.Size([])
+    return ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d, batch_shape=batch), batch_shape=batch)
 
 
 def fit_exact_gp(X: np.ndarray, y: np.ndarray) -> SingleTaskGP:
     """Exact GP on standardised ``y`` (n,) or (n, k), fitted by marginal likelihood."""
     tx = torch.tensor(X, dtype=DTYPE)
     ty = torch.tensor(y, dtype=DTYPE).reshape(len(X), -1)
-    model = SingleTaskGP(tx, ty, covar_module=_matern(X.shape[1]))
+    model = SingleTaskGP(tx, ty, covar_module=_matern(X.shape[1], ty.shape[1]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
@@ -104,7 +105,8 @@ def fit_sparse_gp(X: np.ndarray, y: np.ndarray, num_inducing: int) -> SGPRModel:
 def predict(model: GPyTorchModel, X: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and standard deviation at the rows of ``X``."""
     means, stds = [], []
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gpytorch warns when it clamps tiny negative variances
         for i in range(0, len(X), chunk):
             post = model.posterior(torch.tensor(X[i:i + chunk], dtype=DTYPE))
             means.append(post.mean.squeeze(-1).numpy())
