@@ -40,12 +40,14 @@ class _Progress:
         from ray.tune import Callback
 
         class Progress(Callback):
-            def __init__(self, label: str, budget: int, metric: str) -> None:
+            def __init__(self, label: str, budget: int, metric: str, every: int) -> None:
                 self.label, self.budget, self.metric, self.done = label, budget, metric, 0
-                self.start = time.time()
+                self.every, self.start = every, time.time()
 
             def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
                 self.done += 1
+                if self.done % self.every and self.done != self.budget:
+                    return
                 res = trial.last_result or {}
                 val = res.get(self.metric, float("nan"))
                 print(f"[{self.label}] trial {self.done}/{self.budget} {self.metric}={val:.4g} "
@@ -60,16 +62,17 @@ class _Progress:
 
 def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budget: int, *,
               storage_path: str | Path, name: str, label: str, metric: str = "err",
-              cpus_per_trial: float = 1.0, quiet: bool = False) -> pd.DataFrame:
+              cpus_per_trial: float = 1.0, quiet: bool = False, progress_every: int = 1) -> pd.DataFrame:
     """Run ``budget`` trials of ``trainable`` with ``search_alg`` and return ``get_dataframe()``.
 
+    ``progress_every``: print a progress line every that many finished trials (and at the end).
     The table gets the columns of every reported metric plus ``config/<key>`` columns, as Tune
     writes them.
     """
     from ray import tune
 
     trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial})
-    callbacks = [] if quiet else [_Progress(label, budget, metric)]
+    callbacks = [] if quiet else [_Progress(label, budget, metric, progress_every)]
     tuner = tune.Tuner(
         trainable,
         param_space=param_space,

@@ -9,6 +9,11 @@ Every trial reports the same metric keys, also when the evaluation fails, so tha
 Tune's strict metric check always see every objective: a failed or infeasible evaluation reports
 ``feasible = False``, ``edp = inf`` (and ``err = inf`` if the network side failed) and the reason in
 ``error``.
+
+For Ray Tune's built-in searchers, which need finite numbers, every trial also reports
+``obj_err`` and ``obj_log10_edp`` (the objectives, or :data:`PENALTY` when infeasible) and, when
+the spec carries objective bounds, ``scalar``: the mean of the two objectives normalised by those
+bounds (the scalarisation HyperOpt optimises).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from .evaluators.hardware import accel_config, check_fidelity, network_cost
 from .evaluators.hardware.cache import LayerCostCache
 
 
+PENALTY = 1e3  # objective value reported to built-in searchers for infeasible or failed trials
+
+
 @dataclass(frozen=True)
 class EvalSpec:
     """What a trial evaluates: benchmark and data for the network side, fidelity for the hardware."""
@@ -35,6 +43,8 @@ class EvalSpec:
     hp: str = "90"
     split: str = "test"
     fidelity: str = "zigzag-fixed"
+    # ((err_lo, err_hi), (log10_edp_lo, log10_edp_hi)) for the ``scalar`` column, or None
+    bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
 
     def __post_init__(self) -> None:
         check_fidelity(self.fidelity)
@@ -72,7 +82,18 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
         out["error"] = f"{type(e).__name__}: {e}"
         out["traceback"] = traceback.format_exc(limit=5)
     out["eval_time_s"] = time.perf_counter() - start
+    _finite_objectives(out, spec.bounds)
     return out
+
+
+def _finite_objectives(out: dict[str, Any], bounds: Any) -> None:
+    ok = out["feasible"] and math.isfinite(out["err"]) and 0 < out["edp"] < math.inf
+    out["obj_err"] = float(out["err"]) if ok else PENALTY
+    out["obj_log10_edp"] = math.log10(out["edp"]) if ok else PENALTY
+    if bounds is not None:
+        (e0, e1), (l0, l1) = bounds
+        out["scalar"] = (0.5 * (out["obj_err"] - e0) / (e1 - e0) + 0.5 * (out["obj_log10_edp"] - l0) / (l1 - l0)
+                         if ok else PENALTY)
 
 
 def cosearch_trial(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardware: Any = None) -> None:

@@ -18,10 +18,18 @@ def test_sss_smoke_runs_real_tuner(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "training-free RBF kernel score" in proc.stdout  # says which evaluator it used
     df = pd.read_parquet(out / "results.parquet")
-    assert len(df) == 6 and df["feasible"].all()
+    assert len(df) == 12 and df["feasible"].all()
+    assert sorted(df["searcher"].unique()) == ["coflex", "random"]
+    assert df.groupby("searcher").size().tolist() == [6, 6]
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    assert set(summary.index) == {"coflex", "random"} and summary["hv_median"].gt(0).all()
+    for png in ("pareto_fronts", "hv_vs_evaluations", "hv_vs_wall_time", "running_minima"):
+        assert (out / f"{png}.png").stat().st_size > 10_000
+    assert (out / "bounds.json").is_file() and (out / "run_info.json").is_file()
     assert (df["err_kind"] == "neg_rbf_score").all()
     assert df["config/c1"].isin([8, 16, 24, 32, 40, 48, 56, 64]).all()
     assert df["trial_id"].is_unique and df["node_id"].str.len().gt(0).all()
+    assert "HV" in proc.stdout and "[done] coflex" in proc.stdout
     assert list(tmp_path.iterdir()) == [out]  # nothing written outside --out
 
 
@@ -31,4 +39,20 @@ def test_sss_bad_nats_path_fails_cleanly(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "missing" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dataset", "cifar11"], "unknown dataset 'cifar11'"),
+    (["--searchers"], "--searchers is empty"),
+    (["--searchers", "coflex", "smac"], "unknown searcher 'smac'"),
+    (["--budget", "5", "--n-init", "10"], "--budget 5 is smaller than --n-init 10"),
+    (["--fidelity", "maestro"], "unknown fidelity 'maestro'"),
+])
+def test_sss_bad_flags_fail_with_one_line(tmp_path, flags, message):
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "sss.py"), *flags, "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
     assert not (tmp_path / "out").exists()

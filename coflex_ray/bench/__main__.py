@@ -9,6 +9,7 @@ BENCHES = {
     "proxy": "coflex_ray.bench.proxy",
     "evaluators": "coflex_ray.bench.evaluators",
     "monotonicity": "coflex_ray.bench.monotonicity",
+    "searcher-scaling": "coflex_ray.bench.searcher_scaling",
 }
 
 

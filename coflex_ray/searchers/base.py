@@ -29,23 +29,8 @@ from typing import Any, Sequence
 import numpy as np
 from ray.tune.search import Searcher
 
+from ..analysis import hypervolume, nondominated  # noqa: F401 (re-exported for subclasses)
 from ..spaces import Space
-
-
-def nondominated(Y: np.ndarray) -> np.ndarray:
-    """Boolean mask of the non-dominated rows of ``Y`` (minimisation)."""
-    import moocore
-
-    if len(Y) == 0:
-        return np.zeros(0, dtype=bool)
-    return np.asarray(moocore.is_nondominated(Y, maximise=False, keep_weakly=False))
-
-
-def hypervolume(Y: np.ndarray, ref: np.ndarray) -> float:
-    import moocore
-
-    Y = Y[np.all(Y < ref, axis=1)]
-    return float(moocore.hypervolume(Y, ref=ref)) if len(Y) else 0.0
 
 
 class MultiObjectiveSearcher(Searcher):

@@ -1,0 +1,165 @@
+"""From Ray Tune result tables to multi-objective quality indicators, summaries and plots.
+
+Shared by every experiment.  Conventions (all objectives minimised):
+
+* **Objective space**: ``err`` as reported and ``log10(edp)`` (EDP spans several decades).
+* **Normalisation**: fixed bounds per study, ``{"err": [lo, hi], "log10_edp": [lo, hi]}``, written
+  to ``bounds.json`` next to the results; a value maps to ``(v - lo) / (hi - lo)``.  The same
+  bounds serve every method and seed, so indicators are comparable across them.
+* **Hypervolume**: moocore's exact hypervolume of the feasible points in the normalised space with
+  the fixed reference point ``REF = 1.1`` in every coordinate (1.1 x the nadir of the normalised
+  box).  Points beyond the reference contribute nothing.
+* **IGD / IGD+**: pymoo's indicators, in the normalised space, against a reference front that is
+  the non-dominated union of every feasible point every method found in the study.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+OBJECTIVES = ("err", "log10_edp")
+REF = 1.1
+
+
+def nondominated(Y: np.ndarray) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of ``Y`` (minimisation), via moocore."""
+    import moocore
+
+    Y = np.asarray(Y, dtype=float)
+    if len(Y) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(moocore.is_nondominated(Y, maximise=False, keep_weakly=False))
+
+
+def hypervolume(Y: np.ndarray, ref: Sequence[float]) -> float:
+    """Exact hypervolume of ``Y`` (minimisation) w.r.t. ``ref``; points not better than ``ref`` are dropped."""
+    import moocore
+
+    Y, ref = np.asarray(Y, dtype=float).reshape(-1, len(ref)), np.asarray(ref, dtype=float)
+    Y = Y[np.all(Y < ref, axis=1)]
+    return float(moocore.hypervolume(Y, ref=ref)) if len(Y) else 0.0
+
+
+def objective_matrix(df: pd.DataFrame) -> np.ndarray:
+    """``(err, log10 edp)`` of the feasible rows of a result table."""
+    ok = df[df["feasible"].astype(bool)]
+    return np.column_stack([ok["err"].to_numpy(float), np.log10(ok["edp"].to_numpy(float))])
+
+
+def bounds_from(df: pd.DataFrame) -> dict[str, list[float]]:
+    """Bounds spanning the feasible points of ``df`` (used when no fixed bounds are given)."""
+    Y = objective_matrix(df)
+    if len(Y) == 0:
+        raise ValueError("no feasible results to derive objective bounds from")
+    lo, hi = Y.min(axis=0), Y.max(axis=0)
+    hi = np.where(hi > lo, hi, lo + 1.0)
+    return {k: [float(a), float(b)] for k, a, b in zip(OBJECTIVES, lo, hi)}
+
+
+def normalise(Y: np.ndarray, bounds: dict[str, Sequence[float]]) -> np.ndarray:
+    lo = np.array([bounds[k][0] for k in OBJECTIVES])
+    hi = np.array([bounds[k][1] for k in OBJECTIVES])
+    return (np.asarray(Y, dtype=float) - lo) / (hi - lo)
+
+
+def save_bounds(path: Path, bounds: dict, source: str) -> None:
+    Path(path).write_text(json.dumps({"bounds": bounds, "source": source, "reference_point": REF,
+                                      "objectives": list(OBJECTIVES)}, indent=2))
+
+
+def load_bounds(path: str | Path) -> dict[str, list[float]]:
+    """Read bounds from a ``bounds.json`` written by :func:`save_bounds` (or a bare bounds dict)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read objective bounds from {path}: {e}") from e
+    b = data.get("bounds", data)
+    for k in OBJECTIVES:
+        if k not in b or len(b[k]) != 2 or not b[k][0] < b[k][1]:
+            raise ValueError(f"bounds file {path}: needs {k!r}: [lo, hi] with lo < hi, got {b.get(k)!r}")
+    return {k: [float(b[k][0]), float(b[k][1])] for k in OBJECTIVES}
+
+
+def reference_front(results: pd.DataFrame, bounds: dict) -> np.ndarray:
+    """Normalised non-dominated union of everything every method found (IGD reference)."""
+    Y = normalise(objective_matrix(results), bounds)
+    return np.unique(Y[nondominated(Y)], axis=0)
+
+
+def hv_curve(run: pd.DataFrame, bounds: dict) -> np.ndarray:
+    """Hypervolume after each evaluation of one run (rows in completion order)."""
+    run = run.sort_values("completed_at")
+    out, pts = [], np.zeros((0, 2))
+    ref = [REF] * 2
+    for _, row in run.iterrows():
+        if bool(row["feasible"]):
+            y = normalise(np.array([[row["err"], np.log10(row["edp"])]]), bounds)
+            pts = np.vstack([pts, y])
+            pts = pts[nondominated(pts)]
+        out.append(hypervolume(pts, ref))
+    return np.array(out)
+
+
+def run_metrics(run: pd.DataFrame, bounds: dict, front: np.ndarray) -> dict[str, float]:
+    """Final indicators of one (searcher, seed) run."""
+    from pymoo.indicators.igd import IGD
+    from pymoo.indicators.igd_plus import IGDPlus
+
+    Y = normalise(objective_matrix(run), bounds)
+    curve = hv_curve(run, bounds)
+    final = float(curve[-1]) if len(curve) else 0.0
+    reach = int(np.argmax(curve >= 0.95 * final)) + 1 if final > 0 else len(curve)
+    ok = run[run["feasible"].astype(bool)]
+    return {
+        "hv": final,
+        "igd": float(IGD(front)(Y[nondominated(Y)])) if len(Y) else float("nan"),
+        "igd_plus": float(IGDPlus(front)(Y[nondominated(Y)])) if len(Y) else float("nan"),
+        "best_err": float(ok["err"].min()) if len(ok) else float("nan"),
+        "best_edp": float(ok["edp"].min()) if len(ok) else float("nan"),
+        "evals_to_95pct_hv": reach,
+        "n_trials": len(run),
+        "n_infeasible": int((~run["feasible"].astype(bool)).sum()),
+        "wall_s": float(run["run_wall_s"].iloc[0]) if "run_wall_s" in run else float("nan"),
+        "suggest_s": float(run["suggest_s"].iloc[0]) if "suggest_s" in run else float("nan"),
+    }
+
+
+def per_run_table(results: pd.DataFrame, bounds: dict) -> pd.DataFrame:
+    front = reference_front(results, bounds)
+    rows = [{"searcher": s, "seed": seed, **run_metrics(run, bounds, front)}
+            for (s, seed), run in results.groupby(["searcher", "seed"], sort=False)]
+    return pd.DataFrame(rows)
+
+
+def summary_table(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Per searcher: median and IQR over seeds of every indicator."""
+    cols = ["hv", "igd", "igd_plus", "best_err", "best_edp", "evals_to_95pct_hv", "wall_s", "suggest_s"]
+    g = per_run.groupby("searcher", sort=False)[cols]
+    med, q1, q3 = g.median(), g.quantile(0.25), g.quantile(0.75)
+    out = pd.DataFrame(index=med.index)
+    for c in cols:
+        out[f"{c}_median"] = med[c]
+        out[f"{c}_iqr"] = q3[c] - q1[c]
+    out["seeds"] = g.size()
+    return out.sort_values("hv_median", ascending=False)
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The printed table: median [IQR] per searcher."""
+    def cell(r, c, fmt):
+        return f"{format(r[c + '_median'], fmt)} [{format(r[c + '_iqr'], fmt)}]"
+
+    head = (f"{'searcher':<14} {'HV':>15} {'IGD':>15} {'IGD+':>15} {'best err':>15} {'best EDP':>19} "
+            f"{'evals->95%HV':>13} {'wall s':>13} {'suggest s':>13}")
+    lines = [head]
+    for name, r in summary.iterrows():
+        lines.append(f"{name:<14} {cell(r, 'hv', '.4f'):>15} {cell(r, 'igd', '.4f'):>15} {cell(r, 'igd_plus', '.4f'):>15} "
+                     f"{cell(r, 'best_err', '.3f'):>15} {cell(r, 'best_edp', '.3g'):>19} "
+                     f"{cell(r, 'evals_to_95pct_hv', '.0f'):>13} {cell(r, 'wall_s', '.0f'):>13} "
+                     f"{cell(r, 'suggest_s', '.1f'):>13}")
+    return "\n".join(lines)
