@@ -10,6 +10,7 @@ BENCHES = {
     "evaluators": "coflex_ray.bench.evaluators",
     "monotonicity": "coflex_ray.bench.monotonicity",
     "searcher-scaling": "coflex_ray.bench.searcher_scaling",
+    "synthetic": "coflex_ray.bench.synthetic",
 }
 
 

@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'n':>6} | " + " | ".join(f"{m + ' batch s':>16} {'cold s':>7} {'peak MiB':>9}" for m in args.methods)
           + " | speed-up")
     stopped: dict[str, int] = {}
+    oom: set[str] = set()
     for n in args.n:
         cells, secs = [], {}
         for m in args.methods:
@@ -134,13 +135,16 @@ def main(argv: list[str] | None = None) -> None:
             if out is None or out == "oom":
                 stopped[m] = n
                 why = f">{args.limit:.0f} s" if out is None else f"OOM>{MEM_LIMIT_GIB}GiB"
+                if out == "oom":
+                    oom.add(m)
                 cells.append(f"{why:>16} {'':>7} {'':>9}")
                 continue
             secs[m] = out[0]
             cells.append(f"{out[0]:>16.2f} {out[2]:>7.2f} {out[1]:>9.0f}")
+        timed_out = stopped.get("qnehvi") is not None and "qnehvi" not in oom
         ratio = (f"{secs['qnehvi'] / secs['coflex']:.1f}x" if len(secs) == 2 else
-                 (f">{args.limit / secs['coflex']:.0f}x" if "coflex" in secs and "qnehvi" in stopped else "-"))
+                 (f">{args.limit / secs['coflex']:.0f}x" if "coflex" in secs and timed_out else "-"))
         print(f"{n:>6} | " + " | ".join(cells) + f" | {ratio}", flush=True)
     for m, n in stopped.items():
-        print(f"{m}: stopped at n={n} (one batch over {args.limit:.0f} s or over the {MEM_LIMIT_GIB} GiB memory "
-              "limit); larger n not run")
+        why = f"over the {MEM_LIMIT_GIB} GiB memory limit" if m in oom else f"one batch over {args.limit:.0f} s"
+        print(f"{m}: stopped at n={n} ({why}); larger n not run")

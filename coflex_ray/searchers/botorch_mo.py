@@ -85,6 +85,9 @@ class BoTorchMOSearch(MultiObjectiveSearcher):
         pending = torch.tensor(P, dtype=DTYPE) if len(P) else None
         sampler = SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=self.seed + self.n_batches)
         choices = torch.tensor(C, dtype=DTYPE)
+        # candidates scored per call: each one carries a joint posterior over the n baseline points
+        # (about 8 (n + q)^2 bytes), so BoTorch's default of 2048 needs 16 GB at n = 1000
+        chunk = max(8, min(2048, int(2e8 // (len(X) + n) ** 2)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if self.acquisition == "qnparego":
@@ -99,7 +102,7 @@ class BoTorchMOSearch(MultiObjectiveSearcher):
                     acq = qLogNoisyExpectedImprovement(model, X_baseline=tx, sampler=sampler,
                                                        objective=GenericMCObjective(lambda Z, X=None, s=scal: s(Z)),
                                                        X_pending=pend, prune_baseline=True)
-                    cand, _ = optimize_acqf_discrete(acq, q=1, choices=choices, unique=True)
+                    cand, _ = optimize_acqf_discrete(acq, q=1, choices=choices, unique=True, max_batch_size=chunk)
                     picked.append(cand[0])
                 return [p.numpy() for p in picked]
             if self.acquisition == "qnehvi":
@@ -111,5 +114,5 @@ class BoTorchMOSearch(MultiObjectiveSearcher):
                 part = FastNondominatedPartitioning(ref_point=ref, Y=pred)
                 acq = qLogExpectedHypervolumeImprovement(model, ref_point=ref.tolist(), partitioning=part,
                                                          sampler=sampler, X_pending=pending)
-            cand, _ = optimize_acqf_discrete(acq, q=n, choices=choices, unique=True)
+            cand, _ = optimize_acqf_discrete(acq, q=n, choices=choices, unique=True, max_batch_size=chunk)
         return [c.numpy() for c in cand]
