@@ -43,6 +43,8 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     p.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="trials running at once")
     p.add_argument("--address", default=None, help="existing Ray cluster (default: start a local Ray)")
     p.add_argument("--out", default=f"results/{benchmark}", help="output folder")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted study in --out (completed trials kept, searchers restored)")
     p.add_argument("--smoke", action="store_true", help="tiny study (coflex + random, 6 trials) for tests")
     args = p.parse_args(argv)
     if args.smoke:
@@ -69,6 +71,8 @@ def validate(args: argparse.Namespace) -> None:
                          "the initial design")
     if args.concurrency < 1:
         raise UsageError(f"--concurrency {args.concurrency} must be at least 1")
+    if args.resume and not (Path(args.out) / "ray_results").is_dir():
+        raise UsageError(f"--resume: no interrupted study in --out {args.out} (no ray_results folder there)")
     if len(set(args.seeds)) != len(args.seeds):
         raise UsageError(f"--seeds {args.seeds} repeats a seed")
 
@@ -83,12 +87,15 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     try:  # everything a user can get wrong fails here, before Ray starts or anything is written
         validate(args)
         evaluator = make_accuracy_evaluator(benchmark, args.dataset, args.nats_sss)
+        if not args.bounds and args.resume and (Path(args.out) / "bounds.json").is_file():
+            args.bounds = str(Path(args.out) / "bounds.json")  # the interrupted study's own bounds
         bounds = load_bounds(args.bounds) if args.bounds else None
     except (UsageError, NatsDataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     from .runner import init_ray
     from .service import HardwarePool
+    from .analysis import save_bounds
     from .study import probe_bounds, run_study, write_outputs
     from .trial import EvalSpec, cosearch_trial, evaluate_config
 
@@ -110,12 +117,14 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     else:
         source = f"--bounds {args.bounds}"
     print(f"objective bounds ({source}): err {bounds['err']}, log10 EDP {bounds['log10_edp']}")
+    if not args.resume:
+        save_bounds(out / "bounds.json", bounds, source)  # now, so a resumed study reuses them
     spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity,
                     bounds=(tuple(bounds["err"]), tuple(bounds["log10_edp"])))
     trainable = partial(cosearch_trial, spec=spec, hardware=pool)
     start = time.time()
     results = run_study(trainable, space, args.searchers, args.seeds, args.budget, args.n_init,
-                        args.concurrency, out)
+                        args.concurrency, out, resume=args.resume)
     if args.hw_cache:
         pool.save()
     st = pool.stats()

@@ -62,8 +62,13 @@ class _Progress:
 
 def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budget: int, *,
               storage_path: str | Path, name: str, label: str, metric: str = "err",
-              cpus_per_trial: float = 1.0, quiet: bool = False, progress_every: int = 1) -> pd.DataFrame:
+              cpus_per_trial: float = 1.0, quiet: bool = False, progress_every: int = 1,
+              resume: bool = False) -> pd.DataFrame:
     """Run ``budget`` trials of ``trainable`` with ``search_alg`` and return ``get_dataframe()``.
+
+    ``resume``: if ``storage_path/name`` holds an earlier, interrupted run of the same experiment,
+    continue it with ``Tuner.restore`` (completed trials kept, the searcher's saved state restored,
+    errored and unfinished trials re-run) instead of starting over.
 
     ``progress_every``: print a progress line every that many finished trials (and at the end).
     The table gets the columns of every reported metric plus ``config/<key>`` columns, as Tune
@@ -73,6 +78,12 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
 
     trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial})
     callbacks = [] if quiet else [_Progress(label, budget, metric, progress_every)]
+    path = Path(storage_path).resolve() / name
+    if resume and tune.Tuner.can_restore(str(path)):
+        print(f"[{label}] resuming the interrupted run in {path}", flush=True)
+        tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True, resume_errored=False,
+                                   restart_errored=True, param_space=param_space)
+        return tuner.fit().get_dataframe()
     tuner = tune.Tuner(
         trainable,
         param_space=param_space,

@@ -79,12 +79,13 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
 
 
 def run_study(trainable: Callable, space: Space, searchers: list[str], seeds: list[int], budget: int, n_init: int,
-              concurrency: int, out: Path) -> pd.DataFrame:
+              concurrency: int, out: Path, resume: bool = False) -> pd.DataFrame:
     """Run every (searcher, seed), print one line per finished run, return the concatenated table.
 
     Columns: Tune's ``get_dataframe()`` (metrics, ``config/*``, ``trial_id``, ...) plus ``searcher``,
     ``seed``, ``completed_at`` (seconds from the run's start to the trial's result), ``run_wall_s``
     and ``suggest_s`` (time spent inside our searchers' ``suggest``; NaN for built-ins).
+    ``resume``: runs found in ``out/ray_results`` are continued (or just read, if complete).
     """
     from .runner import run_tuner
 
@@ -95,11 +96,13 @@ def run_study(trainable: Callable, space: Space, searchers: list[str], seeds: li
             start = time.time()
             df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
                            name=f"{name}_seed{seed}", label=f"{name}/seed{seed}",
-                           progress_every=max(10, budget // 4))
+                           progress_every=max(10, budget // 4), resume=resume)
             wall = time.time() - start
             df["searcher"], df["seed"], df["run_wall_s"] = name, seed, wall
             df["suggest_s"] = ours.suggest_time_s if ours is not None else float("nan")
-            df["completed_at"] = df["timestamp"] - start if "timestamp" in df else range(len(df))
+            # seconds since the run started (a resumed run: since its first result)
+            df["completed_at"] = (df["timestamp"] - min(start, df["timestamp"].min()) if "timestamp" in df
+                                  else range(len(df)))
             frames.append(df)
             feas = int(df["feasible"].sum()) if "feasible" in df else 0
             print(f"[done] {name:<13} seed {seed}: {len(df)} trials ({feas} feasible) in {wall:.0f}s"

@@ -15,12 +15,13 @@ ZDT_SPACE = Space("zdt1", tuple(Dim(f"x{i}", tuple(np.round(np.linspace(0, 1, 33
                                 for i in range(6)))
 ZDT_REF = np.array([1.1, 11.0])
 
-# discrete toy mixing ordinal channel counts and wide integer ranges (like SSS x accelerator)
+# discrete toy mixing ordinal channel counts and wide integer ranges (like SSS x accelerator), with
+# ZDT2's objectives (a concave front) over the scaled values
 TOY_SPACE = Space("toy", (Dim("c1", (8, 16, 24, 32, 40, 48, 56, 64), "ordinal"),
                           Dim("c2", (8, 16, 24, 32, 40, 48, 56, 64), "ordinal"),
                           integer_dim("X1", 1, 64), integer_dim("X3", 10, 512)))
-DTLZ2 = get_problem("dtlz2", n_var=4, n_obj=2)
-TOY_REF = np.array([1.5, 1.5])
+ZDT2 = get_problem("zdt2", n_var=4)
+TOY_REF = np.array([1.1, 11.0])
 
 
 def zdt(cfg: dict) -> dict:
@@ -30,7 +31,7 @@ def zdt(cfg: dict) -> dict:
 
 def toy(cfg: dict) -> dict:
     x = np.array([(cfg["c1"] - 8) / 56, (cfg["c2"] - 8) / 56, (cfg["X1"] - 1) / 63, (cfg["X3"] - 10) / 502])
-    f = DTLZ2.evaluate(x[None])[0]
+    f = ZDT2.evaluate(x[None])[0]
     return {"f1": float(f[0]), "f2": float(f[1])}
 
 

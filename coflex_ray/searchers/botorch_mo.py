@@ -4,8 +4,7 @@ Same codec, candidate set and batch interface as CoflexSearch (:mod:`.base`), so
 isolates the model and the acquisition:
 
 * **Model**: one exact ``SingleTaskGP`` (Matern-5/2 ARD) over all objectives (batched multi-output),
-  fitted by marginal likelihood, warm-started from the previous batch.  Cost O(n^3): this is what
-  the sparse GP avoids.
+  fitted by marginal likelihood.  Cost O(n^3): this is what the sparse GP avoids.
 * **Objectives**: minimised objectives are normalised with fixed bounds (given, or frozen from the
   initial design) and **negated** for BoTorch's maximisation convention; the reference point is
   fixed at -1.1 in that normalised, negated space (i.e. 1.1 x the normalised nadir box).
@@ -28,7 +27,7 @@ import torch
 
 from ..spaces import Space
 from .base import MultiObjectiveSearcher
-from .models import DTYPE, fit_exact_gp, hyperparameters
+from .models import DTYPE, fit_exact_gp
 
 ACQUISITIONS = ("qnehvi", "qehvi", "qnparego")
 
@@ -47,7 +46,6 @@ class BoTorchMOSearch(MultiObjectiveSearcher):
             raise ValueError(f"unknown acquisition {acquisition!r}; allowed: {list(ACQUISITIONS)}")
         self.acquisition, self.n_candidates, self.mc_samples = acquisition, n_candidates, mc_samples
         self.bounds = None
-        self.hypers: dict | None = None  # last fitted hyperparameters (warm start, as CoflexSearch)
         if objective_bounds is not None:
             b = np.array(objective_bounds, dtype=float)
             self.bounds = np.array([np.sort(self._orient(i, b[i])) for i in range(len(self.metrics))])
@@ -78,8 +76,7 @@ class BoTorchMOSearch(MultiObjectiveSearcher):
         m = Y.shape[1]
         tx, ty = torch.tensor(X, dtype=DTYPE), torch.tensor(target, dtype=DTYPE)
         mu, sd = ty.mean(0), ty.std(0).clamp_min(1e-9)
-        model = fit_exact_gp(X, ((ty - mu) / sd).numpy(), self.hypers)
-        self.hypers = hyperparameters(model)
+        model = fit_exact_gp(X, ((ty - mu) / sd).numpy())
         ref = ((torch.full((m,), -1.1, dtype=DTYPE)) - mu) / sd  # fixed reference, in the model's scale
         P = self.pending_points()
         pending = torch.tensor(P, dtype=DTYPE) if len(P) else None

@@ -8,7 +8,6 @@ One batch of ``batch_size`` proposals is made as follows.
 1. **Models.** For every objective, a sparse GP (:func:`.models.fit_sparse_gp`: SGPR, ``num_inducing``
    farthest-point inducing inputs, cost linear in the number of observations) on the unit-cube inputs
    and the standardised objective (``log_metrics``, e.g. EDP, are modelled in log space).
-   Hyperparameter fitting starts from the previous batch's values (part of the checkpoint).
 2. **Candidate set.** ``n_candidates`` scrambled-Sobol points of the cube plus Gaussian perturbations
    (sigma 0.08) and one-coordinate mutations of the observed Pareto-optimal points, snapped to legal
    values; points already evaluated, failed or pending are removed.
@@ -89,7 +88,6 @@ class CoflexSearch(MultiObjectiveSearcher):
             raise ValueError(f"beta={beta} must be >= 0 (0 fuses on posterior means)")
         self.beta = beta
         self.bounds: np.ndarray | None = None
-        self.hypers: dict[int, dict] = {}  # per objective: last fitted hyperparameters (warm start)
         if objective_bounds is not None:
             b = np.array(objective_bounds, dtype=float)
             if b.shape != (len(self.metrics), 2) or np.any(b[:, 0] >= b[:, 1]):
@@ -117,7 +115,7 @@ class CoflexSearch(MultiObjectiveSearcher):
             for j in range(Y.shape[1]):
                 mean, std = Y[:, j].mean(), Y[:, j].std() or 1.0
                 ys = (Y[:, j] - mean) / std
-                model, self.hypers[j] = fit_sparse_gp(X, ys, self.num_inducing, self.hypers.get(j))
+                model = fit_sparse_gp(X, ys, self.num_inducing)
                 mu, sd = predict(model, C)  # one flat posterior over all candidates
                 vals = log_ei(mu, sd, best=float(ys.min()))
                 pooled.update(np.argsort(-vals, kind="stable")[: self.proposals_per_objective].tolist())
