@@ -17,7 +17,7 @@ from .evaluators.hardware import FIDELITIES
 from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, check_searchers
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
-DEFAULTS = {"budget": 40, "n_init": 10, "seeds": [0, 1], "concurrency": 2}
+DEFAULTS = {"budget": 30, "n_init": 10, "seeds": [0, 1], "concurrency": 2}
 SMOKE = {"budget": 6, "n_init": 3, "seeds": [0], "probe": 12}
 
 

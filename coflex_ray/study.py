@@ -45,7 +45,9 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
     kw = dict(metrics=["err", "edp"], modes=["min", "min"], seed=seed, log_metrics=["edp"])
-    batch = max(concurrency, 2)
+    # proposals per model fit: twice the trials running at once (at least 4), so one fit serves two
+    # rounds of parallel trials; the pending ones are fantasised, so the batch still spreads out
+    batch = max(2 * concurrency, 4)
     if name == "coflex":
         from .searchers.coflex import CoflexSearch
 
@@ -90,23 +92,33 @@ def run_study(trainable: Callable, space: Space, searchers: list[str], seeds: li
     from .runner import run_tuner
 
     frames = []
+    (out / "runs").mkdir(parents=True, exist_ok=True)
     for name in searchers:
         for seed in seeds:
             alg, ours = make_searcher(name, space, seed, n_init, concurrency)
             start = time.time()
-            df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
-                           name=f"{name}_seed{seed}", label=f"{name}/seed{seed}",
-                           progress_every=max(10, budget // 4), resume=resume)
+            try:
+                df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
+                               name=f"{name}_seed{seed}", label=f"{name}/seed{seed}",
+                               progress_every=max(10, budget // 4), resume=resume)
+            except Exception as e:  # one broken run must not cost the others: report it and go on
+                print(f"[failed] {name:<13} seed {seed}: {type(e).__name__}: {str(e)[:300]}", flush=True)
+                continue
             wall = time.time() - start
             df["searcher"], df["seed"], df["run_wall_s"] = name, seed, wall
             df["suggest_s"] = ours.suggest_time_s if ours is not None else float("nan")
             # seconds since the run started (a resumed run: since its first result)
             df["completed_at"] = (df["timestamp"] - min(start, df["timestamp"].min()) if "timestamp" in df
                                   else range(len(df)))
+            df.to_parquet(out / "runs" / f"{name}_seed{seed}.parquet", index=False)  # kept even if a later run dies
             frames.append(df)
             feas = int(df["feasible"].sum()) if "feasible" in df else 0
             print(f"[done] {name:<13} seed {seed}: {len(df)} trials ({feas} feasible) in {wall:.0f}s"
-                  + (f", suggest {ours.suggest_time_s:.1f}s" if ours is not None else ""), flush=True)
+                  + (f", suggest {ours.suggest_time_s:.1f}s" if ours is not None else "")
+                  + (f", {ours.n_fallbacks} random fallback batches" if ours is not None and ours.n_fallbacks else ""),
+                  flush=True)
+    if not frames:
+        raise RuntimeError("every (searcher, seed) run failed; see the [failed] lines above")
     return pd.concat(frames, ignore_index=True)
 
 

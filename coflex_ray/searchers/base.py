@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -66,6 +67,7 @@ class MultiObjectiveSearcher(Searcher):
         self.results: dict[tuple[int, ...], np.ndarray | None] = {}  # index -> objectives (None: failed)
         self.suggest_time_s = 0.0
         self.n_batches = 0
+        self.n_fallbacks = 0  # batches where the model failed and random points were used
 
     # ------------------------------------------------------------------ Tune API
     def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
@@ -243,14 +245,20 @@ class MultiObjectiveSearcher(Searcher):
                 return None  # the initial design is still running
             batch = []  # too few good observations to model: one random point
         else:
-            batch = self.propose(self.batch_size)
+            try:
+                batch = self.propose(self.batch_size)
+            except Exception as e:  # a model that cannot be fitted must not stop the search
+                self.n_fallbacks += 1
+                warnings.warn(f"{type(self).__name__}: batch {self.n_batches} fell back to random points after "
+                              f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+                batch = []
         self.n_batches += 1
         idxs: list[tuple[int, ...]] = []
         for x in batch:
             idx = self._index(np.asarray(x))
             if idx not in self.taken and idx not in idxs:
                 idxs.append(idx)
-        return idxs or self.random_untaken(1)
+        return idxs or self.random_untaken(max(1, len(batch) if batch else self.batch_size))
 
     def _bad_result(self, result: dict | None, error: bool) -> str:
         if error:

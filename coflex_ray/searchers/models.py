@@ -24,6 +24,8 @@ import warnings
 
 import numpy as np
 import torch
+from botorch.exceptions.errors import ModelFittingError
+from botorch.exceptions.warnings import OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.gpytorch import GPyTorchModel
@@ -77,6 +79,14 @@ def _matern(d: int, outputs: int = 1) -> ScaleKernel:
     return ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d, batch_shape=batch), batch_shape=batch)
 
 
+def _accept_iteration_limit(w: warnings.WarningMessage) -> bool:
+    """BoTorch's fit retries (up to 5 times, from resampled priors) after any optimiser warning; reaching
+    our own iteration cap is expected, not a failure, so it must not trigger a retry."""
+    msg = str(w.message)
+    return (not issubclass(w.category, OptimizationWarning) or "ITERATIONS REACHED LIMIT" in msg.upper()
+            or "timed out" in msg)
+
+
 def fit_exact_gp(X: np.ndarray, y: np.ndarray) -> SingleTaskGP:
     """Exact GP on standardised ``y`` (n,) or (n, k), fitted by marginal likelihood from BoTorch's defaults.
 
@@ -86,10 +96,14 @@ def fit_exact_gp(X: np.ndarray, y: np.ndarray) -> SingleTaskGP:
     tx = torch.tensor(X, dtype=DTYPE)
     ty = torch.tensor(y, dtype=DTYPE).reshape(len(X), -1)
     model = SingleTaskGP(tx, ty, covar_module=_matern(X.shape[1], ty.shape[1]))
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
-                         optimizer_kwargs={"options": {"maxiter": MAX_FIT_ITERS}})
+        try:
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": MAX_FIT_ITERS}},
+                             warning_handler=_accept_iteration_limit)
+        except ModelFittingError:  # every attempt failed numerically: keep BoTorch's default priors' mode
+            model.load_state_dict(SingleTaskGP(tx, ty, covar_module=_matern(X.shape[1], ty.shape[1])).state_dict())
     model.eval()
     return model
 
