@@ -94,12 +94,11 @@ def reference_front(results: pd.DataFrame, bounds: dict) -> np.ndarray:
 def hv_curve(run: pd.DataFrame, bounds: dict) -> np.ndarray:
     """Hypervolume after each evaluation of one run (rows in completion order)."""
     run = run.sort_values("completed_at")
-    out, pts = [], np.zeros((0, 2))
-    ref = [REF] * 2
-    for _, row in run.iterrows():
-        if bool(row["feasible"]):
-            y = normalise(np.array([[row["err"], np.log10(row["edp"])]]), bounds)
-            pts = np.vstack([pts, y])
+    Y = iter(normalise(objective_matrix(run), bounds))  # the feasible rows, in the same order
+    out, pts, ref = [], np.zeros((0, 2)), [REF] * 2
+    for feasible in run["feasible"].astype(bool):
+        if feasible:
+            pts = np.vstack([pts, next(Y)])
             pts = pts[nondominated(pts)]
         out.append(hypervolume(pts, ref))
     return np.array(out)

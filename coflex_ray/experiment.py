@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -117,10 +118,9 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     else:
         source = f"--bounds {args.bounds}"
     print(f"objective bounds ({source}): err {bounds['err']}, log10 EDP {bounds['log10_edp']}")
-    if not args.resume:
+    if args.bounds != str(out / "bounds.json"):
         save_bounds(out / "bounds.json", bounds, source)  # now, so a resumed study reuses them
-    spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity,
-                    bounds=(tuple(bounds["err"]), tuple(bounds["log10_edp"])))
+    spec = replace(spec, bounds=(tuple(bounds["err"]), tuple(bounds["log10_edp"])))
     trainable = partial(cosearch_trial, spec=spec, hardware=pool)
     start = time.time()
     results = run_study(trainable, space, args.searchers, args.seeds, args.budget, args.n_init,

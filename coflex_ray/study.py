@@ -140,16 +140,17 @@ def probe_bounds(evaluate: Callable[[dict], dict], space: Space, n: int = PROBE_
 
 def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: Path, err_label: str,
                   meta: dict) -> pd.DataFrame:
-    """Tidy table (Parquet + CSV), bounds.json, per-run and summary tables, plots; print the summary."""
+    """Tidy table (Parquet + CSV), per-run and summary tables, run info, plots; print the summary.
+
+    (``bounds.json`` is written by the caller when the bounds are fixed, before any run.)"""
     import json
     import platform
 
-    from .analysis import format_summary, per_run_table, save_bounds, summary_table
+    from .analysis import format_summary, per_run_table, summary_table
     from .plots import plot_all
 
     results.to_parquet(out / "results.parquet", index=False)
     results.to_csv(out / "results.csv", index=False)
-    save_bounds(out / "bounds.json", bounds, bounds_source)
     per_run = per_run_table(results, bounds)
     per_run.to_csv(out / "per_run.csv", index=False)
     summary = summary_table(per_run)

@@ -85,6 +85,11 @@ def _measure(method: str, n: int, seed: int, queue: mp.Queue) -> None:
     queue.put((warm, peak / 1024, cold))
 
 
+def _within(out: tuple | str, limit: float) -> tuple | str | None:
+    """The child's report, or ``None`` when one of its batches took longer than ``limit``."""
+    return out if out == "oom" or max(out[0], out[2]) <= limit else None
+
+
 def measure(method: str, n: int, seed: int, limit: float) -> tuple[float, float, float] | str | None:
     """(seconds of a running search's batch, peak RSS MiB, seconds of the process's first batch), or
     ``None`` when a batch exceeded ``limit``, or ``"oom"`` when it ran out of its memory limit."""
@@ -98,7 +103,7 @@ def measure(method: str, n: int, seed: int, limit: float) -> tuple[float, float,
         try:
             out = queue.get(timeout=1.0)
             proc.join()
-            return out if out == "oom" or max(out[0], out[2]) <= limit else None
+            return _within(out, limit)
         except Exception:
             continue
     if proc.is_alive():
@@ -106,8 +111,7 @@ def measure(method: str, n: int, seed: int, limit: float) -> tuple[float, float,
         proc.join()
         return None
     if not queue.empty():
-        out = queue.get()
-        return out if out == "oom" or max(out[0], out[2]) <= limit else None
+        return _within(queue.get(), limit)
     return "oom" if proc.exitcode and proc.exitcode < 0 else None  # killed (e.g. by the OOM killer)
 
 

@@ -178,6 +178,20 @@ class MultiObjectiveSearcher(Searcher):
         C = np.unique(self.space.snap(np.vstack(parts)), axis=0)
         return C[~self.taken_mask(C)]
 
+    def internal_bounds(self, objective_bounds: Sequence[Sequence[float]] | None) -> np.ndarray | None:
+        """User bounds ``[[lo, hi]] per metric`` mapped to the internal scale (log where asked, negated
+        for ``max``), sorted; ``None`` stays ``None``.  Raises ``ValueError`` on a malformed list."""
+        if objective_bounds is None:
+            return None
+        b = np.array(objective_bounds, dtype=float)
+        if b.shape != (len(self.metrics), 2) or np.any(b[:, 0] >= b[:, 1]):
+            raise ValueError(f"objective_bounds must be [[lo, hi]] per metric with lo < hi, got {objective_bounds}")
+        out = []
+        for m, mode, pair in zip(self.metrics, self.modes, b):
+            v = np.log(pair) if m in self.log_metrics else pair
+            out.append(np.sort(v if mode == "min" else -v))
+        return np.array(out)
+
     def normalizer(self, bounds: np.ndarray | None) -> np.ndarray:
         """Fixed objective bounds ``[[lo, hi]] per objective``: given, or frozen from the data now."""
         if bounds is not None:
@@ -243,7 +257,7 @@ class MultiObjectiveSearcher(Searcher):
         elif len(self.X) + len(self.failed) < self.n_init or len(self.X) < 2:
             if self.pending:
                 return None  # the initial design is still running
-            batch = []  # too few good observations to model: one random point
+            batch = []  # too few good observations to model: random points (see the end)
         else:
             try:
                 batch = self.propose(self.batch_size)
@@ -258,6 +272,7 @@ class MultiObjectiveSearcher(Searcher):
             idx = self._index(np.asarray(x))
             if idx not in self.taken and idx not in idxs:
                 idxs.append(idx)
+        # nothing usable: a batch's worth of random untried points (as many as proposed, if all were taken)
         return idxs or self.random_untaken(max(1, len(batch) if batch else self.batch_size))
 
     def _bad_result(self, result: dict | None, error: bool) -> str:

@@ -45,14 +45,7 @@ class BoTorchMOSearch(MultiObjectiveSearcher):
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"unknown acquisition {acquisition!r}; allowed: {list(ACQUISITIONS)}")
         self.acquisition, self.n_candidates, self.mc_samples = acquisition, n_candidates, mc_samples
-        self.bounds = None
-        if objective_bounds is not None:
-            b = np.array(objective_bounds, dtype=float)
-            self.bounds = np.array([np.sort(self._orient(i, b[i])) for i in range(len(self.metrics))])
-
-    def _orient(self, i: int, pair: np.ndarray) -> np.ndarray:
-        v = np.log(pair) if self.metrics[i] in self.log_metrics else pair.copy()
-        return v if self.modes[i] == "min" else -v
+        self.bounds = self.internal_bounds(objective_bounds)
 
     def propose(self, n: int) -> list[np.ndarray]:
         from botorch.acquisition.logei import qLogNoisyExpectedImprovement

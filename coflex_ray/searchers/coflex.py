@@ -87,18 +87,7 @@ class CoflexSearch(MultiObjectiveSearcher):
         if beta < 0:
             raise ValueError(f"beta={beta} must be >= 0 (0 fuses on posterior means)")
         self.beta = beta
-        self.bounds: np.ndarray | None = None
-        if objective_bounds is not None:
-            b = np.array(objective_bounds, dtype=float)
-            if b.shape != (len(self.metrics), 2) or np.any(b[:, 0] >= b[:, 1]):
-                raise ValueError(f"objective_bounds must be [[lo, hi]] per metric with lo < hi, got {objective_bounds}")
-            self.bounds = np.array([self._orient(i, b[i]) for i in range(len(self.metrics))])
-
-    def _orient(self, i: int, pair: np.ndarray) -> np.ndarray:
-        """Bounds of metric ``i`` in the searcher's internal (log, minimised) scale, sorted."""
-        v = np.log(pair) if self.metrics[i] in self.log_metrics else pair.copy()
-        v = v if self.modes[i] == "min" else -v
-        return np.sort(v)
+        self.bounds = self.internal_bounds(objective_bounds)
 
     # ------------------------------------------------------------------ proposal
     def propose(self, n: int) -> list[np.ndarray]:
