@@ -2,10 +2,12 @@
 
 Shared by every experiment.  Conventions (all objectives minimised):
 
-* **Objective space**: ``err`` as reported and ``log10(edp)`` (EDP spans several decades).
-* **Normalisation**: fixed bounds per study, ``{"err": [lo, hi], "log10_edp": [lo, hi]}``, written
-  to ``bounds.json`` next to the results; a value maps to ``(v - lo) / (hi - lo)``.  The same
-  bounds serve every method and seed, so indicators are comparable across them.
+* **Objective space**: ``err`` as reported and ``log10`` of the hardware objective, ``edp`` (EDP
+  spans several decades) or, for measured device latencies, ``latency_ms`` (:data:`HW_METRICS`).
+* **Normalisation**: fixed bounds per study, ``{"err": [lo, hi], "log10_edp": [lo, hi]}`` (or
+  ``log10_latency_ms``), written to ``bounds.json`` next to the results; a value maps to
+  ``(v - lo) / (hi - lo)``.  The same bounds serve every method and seed, so indicators are
+  comparable across them.  The bounds' keys also say which hardware objective a study used.
 * **Hypervolume**: moocore's exact hypervolume of the feasible points in the normalised space with
   the fixed reference point ``REF = 1.1`` in every coordinate (1.1 x the nadir of the normalised
   box).  Points beyond the reference contribute nothing.
@@ -22,8 +24,28 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-OBJECTIVES = ("err", "log10_edp")
+HW_METRICS = {"edp": "EDP (uJ*ms)", "latency_ms": "latency (ms)"}  # column -> axis label
 REF = 1.1
+
+
+def check_hw(hw: str) -> str:
+    if hw not in HW_METRICS:
+        raise ValueError(f"unknown hardware objective {hw!r}; allowed: {', '.join(HW_METRICS)}")
+    return hw
+
+
+def objectives(hw: str = "edp") -> tuple[str, str]:
+    """Names of the two normalised objectives: ``("err", "log10_<hw>")``."""
+    return ("err", f"log10_{check_hw(hw)}")
+
+
+def hw_metric(bounds: dict) -> str:
+    """The hardware objective a bounds dict is for (its ``log10_*`` key)."""
+    keys = [k.removeprefix("log10_") for k in bounds if k.startswith("log10_")]
+    if len(keys) != 1:
+        raise ValueError(f"bounds need 'err' and exactly one of "
+                         f"{', '.join('log10_' + h for h in HW_METRICS)}; got keys {sorted(bounds)}")
+    return check_hw(keys[0])
 
 
 def nondominated(Y: np.ndarray) -> np.ndarray:
@@ -45,56 +67,64 @@ def hypervolume(Y: np.ndarray, ref: Sequence[float]) -> float:
     return float(moocore.hypervolume(Y, ref=ref)) if len(Y) else 0.0
 
 
-def objective_matrix(df: pd.DataFrame) -> np.ndarray:
-    """``(err, log10 edp)`` of the feasible rows of a result table."""
+def objective_matrix(df: pd.DataFrame, hw: str = "edp") -> np.ndarray:
+    """``(err, log10 hw)`` of the feasible rows of a result table."""
     ok = df[df["feasible"].astype(bool)]
-    return np.column_stack([ok["err"].to_numpy(float), np.log10(ok["edp"].to_numpy(float))])
+    return np.column_stack([ok["err"].to_numpy(float), np.log10(ok[check_hw(hw)].to_numpy(float))])
 
 
-def bounds_from(df: pd.DataFrame) -> dict[str, list[float]]:
+def bounds_from(df: pd.DataFrame, hw: str = "edp") -> dict[str, list[float]]:
     """Bounds spanning the feasible points of ``df`` (used when no fixed bounds are given)."""
-    Y = objective_matrix(df)
+    Y = objective_matrix(df, hw)
     if len(Y) == 0:
         raise ValueError("no feasible results to derive objective bounds from")
     lo, hi = Y.min(axis=0), Y.max(axis=0)
     hi = np.where(hi > lo, hi, lo + 1.0)
-    return {k: [float(a), float(b)] for k, a, b in zip(OBJECTIVES, lo, hi)}
+    return {k: [float(a), float(b)] for k, a, b in zip(objectives(hw), lo, hi)}
 
 
 def normalise(Y: np.ndarray, bounds: dict[str, Sequence[float]]) -> np.ndarray:
-    lo = np.array([bounds[k][0] for k in OBJECTIVES])
-    hi = np.array([bounds[k][1] for k in OBJECTIVES])
+    names = objectives(hw_metric(bounds))
+    lo = np.array([bounds[k][0] for k in names])
+    hi = np.array([bounds[k][1] for k in names])
     return (np.asarray(Y, dtype=float) - lo) / (hi - lo)
 
 
 def save_bounds(path: Path, bounds: dict, source: str) -> None:
     Path(path).write_text(json.dumps({"bounds": bounds, "source": source, "reference_point": REF,
-                                      "objectives": list(OBJECTIVES)}, indent=2))
+                                      "objectives": list(objectives(hw_metric(bounds)))}, indent=2))
 
 
-def load_bounds(path: str | Path) -> dict[str, list[float]]:
-    """Read bounds from a ``bounds.json`` written by :func:`save_bounds` (or a bare bounds dict)."""
+def load_bounds(path: str | Path, hw: str | None = None) -> dict[str, list[float]]:
+    """Read bounds from a ``bounds.json`` written by :func:`save_bounds` (or a bare bounds dict);
+    with ``hw`` given, they must be for that hardware objective."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise ValueError(f"cannot read objective bounds from {path}: {e}") from e
     b = data.get("bounds", data)
-    for k in OBJECTIVES:
+    try:
+        found = hw_metric(b)
+    except ValueError as e:
+        raise ValueError(f"bounds file {path}: {e}") from e
+    if hw is not None and found != hw:
+        raise ValueError(f"bounds file {path} is for log10_{found}, but this study's hardware objective is {hw}")
+    for k in objectives(found):
         if k not in b or len(b[k]) != 2 or not b[k][0] < b[k][1]:
             raise ValueError(f"bounds file {path}: needs {k!r}: [lo, hi] with lo < hi, got {b.get(k)!r}")
-    return {k: [float(b[k][0]), float(b[k][1])] for k in OBJECTIVES}
+    return {k: [float(b[k][0]), float(b[k][1])] for k in objectives(found)}
 
 
 def reference_front(results: pd.DataFrame, bounds: dict) -> np.ndarray:
     """Normalised non-dominated union of everything every method found (IGD reference)."""
-    Y = normalise(objective_matrix(results), bounds)
+    Y = normalise(objective_matrix(results, hw_metric(bounds)), bounds)
     return np.unique(Y[nondominated(Y)], axis=0)
 
 
 def hv_curve(run: pd.DataFrame, bounds: dict) -> np.ndarray:
     """Hypervolume after each evaluation of one run (rows in completion order)."""
     run = run.sort_values("completed_at")
-    Y = iter(normalise(objective_matrix(run), bounds))  # the feasible rows, in the same order
+    Y = iter(normalise(objective_matrix(run, hw_metric(bounds)), bounds))  # the feasible rows, in the same order
     out, pts, ref = [], np.zeros((0, 2)), [REF] * 2
     for feasible in run["feasible"].astype(bool):
         if feasible:
@@ -109,7 +139,8 @@ def run_metrics(run: pd.DataFrame, bounds: dict, front: np.ndarray) -> dict[str,
     from pymoo.indicators.igd import IGD
     from pymoo.indicators.igd_plus import IGDPlus
 
-    Y = normalise(objective_matrix(run), bounds)
+    hw = hw_metric(bounds)
+    Y = normalise(objective_matrix(run, hw), bounds)
     curve = hv_curve(run, bounds)
     final = float(curve[-1]) if len(curve) else 0.0
     reach = int(np.argmax(curve >= 0.95 * final)) + 1 if final > 0 else len(curve)
@@ -119,7 +150,7 @@ def run_metrics(run: pd.DataFrame, bounds: dict, front: np.ndarray) -> dict[str,
         "igd": float(IGD(front)(Y[nondominated(Y)])) if len(Y) else float("nan"),
         "igd_plus": float(IGDPlus(front)(Y[nondominated(Y)])) if len(Y) else float("nan"),
         "best_err": float(ok["err"].min()) if len(ok) else float("nan"),
-        "best_edp": float(ok["edp"].min()) if len(ok) else float("nan"),
+        f"best_{hw}": float(ok[hw].min()) if len(ok) else float("nan"),
         "evals_to_95pct_hv": reach,
         "n_trials": len(run),
         "n_infeasible": int((~run["feasible"].astype(bool)).sum()),
@@ -137,7 +168,8 @@ def per_run_table(results: pd.DataFrame, bounds: dict) -> pd.DataFrame:
 
 def summary_table(per_run: pd.DataFrame) -> pd.DataFrame:
     """Per searcher: median and IQR over seeds of every indicator."""
-    cols = ["hv", "igd", "igd_plus", "best_err", "best_edp", "evals_to_95pct_hv", "wall_s", "suggest_s"]
+    cols = ["hv", "igd", "igd_plus", "best_err", f"best_{_hw_of_table(per_run)}", "evals_to_95pct_hv", "wall_s",
+            "suggest_s"]
     g = per_run.groupby("searcher", sort=False)[cols]
     med, q1, q3 = g.median(), g.quantile(0.25), g.quantile(0.75)
     out = pd.DataFrame(index=med.index)
@@ -148,17 +180,26 @@ def summary_table(per_run: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("hv_median", ascending=False)
 
 
+def _hw_of_table(table: pd.DataFrame) -> str:
+    """The hardware objective of a per-run or summary table (its ``best_<hw>`` column)."""
+    for hw in HW_METRICS:
+        if f"best_{hw}" in table or f"best_{hw}_median" in table:
+            return hw
+    raise ValueError(f"table has no best_<hw> column for any of {', '.join(HW_METRICS)}")
+
+
 def format_summary(summary: pd.DataFrame) -> str:
     """The printed table: median [IQR] per searcher."""
     def cell(r, c, fmt):
         return f"{format(r[c + '_median'], fmt)} [{format(r[c + '_iqr'], fmt)}]"
 
-    head = (f"{'searcher':<14} {'HV':>15} {'IGD':>15} {'IGD+':>15} {'best err':>15} {'best EDP':>19} "
+    hw = _hw_of_table(summary)
+    head = (f"{'searcher':<14} {'HV':>15} {'IGD':>15} {'IGD+':>15} {'best err':>15} {'best ' + hw:>19} "
             f"{'evals->95%HV':>13} {'wall s':>13} {'suggest s':>13}")
     lines = [head]
     for name, r in summary.iterrows():
         lines.append(f"{name:<14} {cell(r, 'hv', '.4f'):>15} {cell(r, 'igd', '.4f'):>15} {cell(r, 'igd_plus', '.4f'):>15} "
-                     f"{cell(r, 'best_err', '.3f'):>15} {cell(r, 'best_edp', '.3g'):>19} "
+                     f"{cell(r, 'best_err', '.3f'):>15} {cell(r, 'best_' + hw, '.3g'):>19} "
                      f"{cell(r, 'evals_to_95pct_hv', '.0f'):>13} {cell(r, 'wall_s', '.0f'):>13} "
                      f"{cell(r, 'suggest_s', '.1f'):>13}")
     return "\n".join(lines)

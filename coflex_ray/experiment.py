@@ -33,11 +33,17 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     p.add_argument("--seeds", type=int, nargs="+", default=DEFAULTS["seeds"])
     p.add_argument("--searchers", nargs="*", default=list(DEFAULT_SEARCHERS))
     p.add_argument("--dataset", default="cifar10", help=f"one of {', '.join(DATASETS)}")
-    p.add_argument("--fidelity", default="zigzag-fixed", help=f"hardware tier, one of {', '.join(FIDELITIES)}")
+    p.add_argument("--fidelity", default=None,
+                   help=f"accelerator simulator tier, one of {', '.join(FIDELITIES)} (default zigzag-fixed)")
     if benchmark == "sss":
         p.add_argument("--nats-sss", default=None, metavar="PATH",
                        help="official NATS-sss-v1_0-50262-simple folder (or $NATS_SSS_PATH); "
                             "without it the training-free RBF proxy scores networks")
+    else:
+        p.add_argument("--device", default=None,
+                       help="hardware objective = measured latency (ms) of the cell on this device instead of "
+                            "an accelerator's EDP (no accelerator dimensions); e.g. pixel3, raspi4, eyeriss, "
+                            "1080ti_1 (the error message lists all)")
     p.add_argument("--bounds", default=None, metavar="FILE",
                    help=f"bounds.json of an earlier study (default: probe {PROBE_N} fixed-seed configs)")
     p.add_argument("--hw-cache", default=None, metavar="FILE", help="persist the layer-cost cache to FILE")
@@ -53,12 +59,22 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
         if args.searchers == list(DEFAULT_SEARCHERS):
             args.searchers = ["coflex", "random"]
     args.nats_sss = getattr(args, "nats_sss", None)
+    args.device = getattr(args, "device", None)
     return args
 
 
 def validate(args: argparse.Namespace) -> None:
     if args.dataset not in DATASETS:
         raise UsageError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
+    if args.device is not None:
+        from .evaluators.device import check_device
+
+        check_device(args.device)  # ValueError names the allowed devices
+        for flag, value in (("--fidelity", args.fidelity), ("--hw-cache", args.hw_cache)):
+            if value is not None:
+                raise UsageError(f"{flag} {value} has no effect with --device {args.device} (no accelerator "
+                                 "is simulated); drop one of them")
+    args.fidelity = args.fidelity or "zigzag-fixed"
     if args.fidelity not in FIDELITIES:
         raise UsageError(f"unknown fidelity {args.fidelity!r}; allowed: {', '.join(FIDELITIES)}")
     try:
@@ -90,7 +106,8 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
         evaluator = make_accuracy_evaluator(benchmark, args.dataset, args.nats_sss)
         if not args.bounds and args.resume and (Path(args.out) / "bounds.json").is_file():
             args.bounds = str(Path(args.out) / "bounds.json")  # the interrupted study's own bounds
-        bounds = load_bounds(args.bounds) if args.bounds else None
+        hw = "latency_ms" if args.device else "edp"
+        bounds = load_bounds(args.bounds, hw) if args.bounds else None
     except (UsageError, NatsDataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -101,35 +118,39 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     from .trial import EvalSpec, cosearch_trial, evaluate_config
 
     print(f"network evaluator: {evaluator.description}")
-    print(f"hardware evaluator: {args.fidelity} (EDP in uJ*ms at 1 GHz)")
+    print(f"hardware evaluator: " + (f"measured latency (ms) on {args.device} (HELP / HW-NAS-Bench table)"
+                                     if args.device else f"{args.fidelity} (EDP in uJ*ms at 1 GHz)"))
     print(f"study: {', '.join(args.searchers)} x seeds {args.seeds}, budget {args.budget}, n_init {args.n_init}, "
           f"concurrency {args.concurrency}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    space = joint(SSS_SPACE if benchmark == "sss" else NB201_SPACE, ACCEL_SPACE)
+    net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
+    space = net_space if args.device else joint(net_space, ACCEL_SPACE)
     init_ray(args.address, num_cpus=None if args.address else args.concurrency)
-    pool = HardwarePool(args.fidelity, path=args.hw_cache)
-    spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity)
+    pool = None if args.device else HardwarePool(args.fidelity, path=args.hw_cache)
+    spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity, device=args.device)
     if bounds is None:
         start = time.time()
         n_probe = SMOKE["probe"] if args.smoke else PROBE_N
-        bounds = probe_bounds(partial(evaluate_config, spec=spec, hardware=pool), space, n_probe)
+        bounds = probe_bounds(partial(evaluate_config, spec=spec, hardware=pool), space, n_probe, hw)
         source = f"a fixed-seed probe of {n_probe} random configs ({time.time() - start:.0f}s)"
     else:
         source = f"--bounds {args.bounds}"
-    print(f"objective bounds ({source}): err {bounds['err']}, log10 EDP {bounds['log10_edp']}")
+    print(f"objective bounds ({source}): err {bounds['err']}, log10 {hw} {bounds['log10_' + hw]}")
     if args.bounds != str(out / "bounds.json"):
         save_bounds(out / "bounds.json", bounds, source)  # now, so a resumed study reuses them
-    spec = replace(spec, bounds=(tuple(bounds["err"]), tuple(bounds["log10_edp"])))
+    spec = replace(spec, bounds=(tuple(bounds["err"]), tuple(bounds["log10_" + hw])))
     trainable = partial(cosearch_trial, spec=spec, hardware=pool)
     start = time.time()
     results = run_study(trainable, space, args.searchers, args.seeds, args.budget, args.n_init,
-                        args.concurrency, out, resume=args.resume)
-    if args.hw_cache:
+                        args.concurrency, out, resume=args.resume, hw=hw)
+    if pool is not None and args.hw_cache:
         pool.save()
-    st = pool.stats()
-    print(f"\n{len(results)} trials in {time.time() - start:.0f}s; layer-cost cache: {st['entries']} entries, "
-          f"{st['hits']} hits, {st['misses']} simulations")
+    cache = ""
+    if pool is not None:
+        st = pool.stats()
+        cache = f"; layer-cost cache: {st['entries']} entries, {st['hits']} hits, {st['misses']} simulations"
+    print(f"\n{len(results)} trials in {time.time() - start:.0f}s{cache}")
     bad = results[~results["feasible"].astype(bool)]
     if len(bad):
         print(f"infeasible or failed: {len(bad)}; reasons: " + "; ".join(bad["error"].str.slice(0, 100).unique()[:3]))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analysis import hv_curve, nondominated, objective_matrix
+from .analysis import HW_METRICS, hv_curve, hw_metric, nondominated, objective_matrix
 
 
 def _plt():
@@ -24,25 +24,26 @@ def _plt():
 
 def plot_all(results: pd.DataFrame, bounds: dict, out: Path, err_label: str) -> list[Path]:
     """Write every figure into ``out``; return their paths."""
-    return [pareto_fronts(results, out / "pareto_fronts.png", err_label),
+    hw = hw_metric(bounds)
+    return [pareto_fronts(results, out / "pareto_fronts.png", err_label, hw),
             hv_traces(results, bounds, out / "hv_vs_evaluations.png", x="evaluations"),
             hv_traces(results, bounds, out / "hv_vs_wall_time.png", x="wall"),
-            running_minima(results, out / "running_minima.png", err_label)]
+            running_minima(results, out / "running_minima.png", err_label, hw)]
 
 
-def pareto_fronts(results: pd.DataFrame, path: Path, err_label: str) -> Path:
-    """Every method's non-dominated points over all its seeds, log EDP axis."""
+def pareto_fronts(results: pd.DataFrame, path: Path, err_label: str, hw: str = "edp") -> Path:
+    """Every method's non-dominated points over all its seeds, log hardware-objective axis."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 5))
     for name, df in results.groupby("searcher", sort=False):
-        Y = objective_matrix(df)
+        Y = objective_matrix(df, hw)
         if not len(Y):
             continue
         F = Y[nondominated(Y)]
         F = F[np.argsort(F[:, 0])]
         ax.step(F[:, 0], 10 ** F[:, 1], where="post", marker="o", ms=3, label=name)
     ax.set_yscale("log")
-    return _finish(fig, ax, path, err_label, "EDP (uJ*ms, log scale)", "Pareto fronts (union over seeds)")
+    return _finish(fig, ax, path, err_label, f"{HW_METRICS[hw]}, log scale", "Pareto fronts (union over seeds)")
 
 
 def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> Path:
@@ -77,12 +78,12 @@ def hv_traces(results: pd.DataFrame, bounds: dict, path: Path, x: str) -> Path:
                    "hypervolume (normalised objectives, ref 1.1)", "Hypervolume: median over seeds, band = min..max")
 
 
-def running_minima(results: pd.DataFrame, path: Path, err_label: str) -> Path:
-    """Best err and best EDP found so far, median over seeds, per method."""
+def running_minima(results: pd.DataFrame, path: Path, err_label: str, hw: str = "edp") -> Path:
+    """Best err and best hardware objective found so far, median over seeds, per method."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for name, df in results.groupby("searcher", sort=False):
-        for ax, col in zip(axes, ("err", "edp")):
+        for ax, col in zip(axes, ("err", hw)):
             runs = []
             for _, run in df.groupby("seed"):
                 run = run.sort_values("completed_at")
@@ -91,7 +92,7 @@ def running_minima(results: pd.DataFrame, path: Path, err_label: str) -> Path:
             n = min(len(r) for r in runs)
             ax.plot(np.arange(1, n + 1), np.median(np.array([r[:n] for r in runs]), axis=0), label=name)
     axes[0].set_ylabel(f"best {err_label} so far")
-    axes[1].set_ylabel("best EDP so far (uJ*ms)")
+    axes[1].set_ylabel(f"best {HW_METRICS[hw]} so far")
     axes[1].set_yscale("log")
     for ax in axes:
         ax.set_xlabel("evaluations")

@@ -6,10 +6,11 @@ choose the space, the evaluator and the defaults.
 Searchers (``SEARCHERS``), all at the same budget, seeds and concurrency:
 
 * ``coflex`` (ours), ``qnehvi``, ``qnparego`` (``qehvi`` on request) on exact BoTorch GPs, ``nsga2``
-  (pymoo): multi-objective on ``err`` and ``edp`` (EDP modelled in log space), with infeasible
-  results flagged through the ``feasible`` column.
+  (pymoo): multi-objective on ``err`` and the hardware objective ``hw`` (``edp``, or ``latency_ms``
+  for measured device latencies; modelled in log space), with infeasible results flagged through
+  the ``feasible`` column.
 * Ray Tune's built-ins: ``random`` (``BasicVariantGenerator``), ``optuna-tpe`` and ``optuna-nsga2``
-  (``OptunaSearch`` with a list of metrics: ``obj_err``, ``obj_log10_edp``), and ``hyperopt``
+  (``OptunaSearch`` with a list of metrics: ``obj_err``, ``obj_log10_<hw>``), and ``hyperopt``
   (``HyperOptSearch``, single-objective, on the scalarisation ``scalar`` = mean of the two objectives
   normalised by the study's fixed bounds).  The built-ins see finite objectives: an infeasible
   trial reports :data:`coflex_ray.trial.PENALTY` for both.
@@ -40,11 +41,13 @@ def check_searchers(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: int) -> tuple[Any, Any]:
-    """(search_alg for the Tuner, our searcher object or None) for searcher ``name``."""
+def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: int,
+                  hw: str = "edp") -> tuple[Any, Any]:
+    """(search_alg for the Tuner, our searcher object or None) for searcher ``name``; the objectives
+    are ``err`` and the hardware column ``hw``."""
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
-    kw = dict(metrics=["err", "edp"], modes=["min", "min"], seed=seed, log_metrics=["edp"])
+    kw = dict(metrics=["err", hw], modes=["min", "min"], seed=seed, log_metrics=[hw])
     # proposals per model fit: twice the trials running at once (at least 4), so one fit serves two
     # rounds of parallel trials; the pending ones are fantasised, so the batch still spreads out
     batch = max(2 * concurrency, 4)
@@ -68,7 +71,7 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
 
         sampler = (TPESampler(seed=seed, n_startup_trials=n_init) if name == "optuna-tpe"
                    else NSGAIISampler(seed=seed, population_size=max(n_init, 4)))
-        alg = OptunaSearch(metric=["obj_err", "obj_log10_edp"], mode=["min", "min"], sampler=sampler)
+        alg = OptunaSearch(metric=["obj_err", f"obj_log10_{hw}"], mode=["min", "min"], sampler=sampler)
         return ConcurrencyLimiter(alg, concurrency), None
     elif name == "hyperopt":
         from ray.tune.search.hyperopt import HyperOptSearch
@@ -81,7 +84,7 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
 
 
 def run_study(trainable: Callable, space: Space, searchers: list[str], seeds: list[int], budget: int, n_init: int,
-              concurrency: int, out: Path, resume: bool = False) -> pd.DataFrame:
+              concurrency: int, out: Path, resume: bool = False, hw: str = "edp") -> pd.DataFrame:
     """Run every (searcher, seed), print one line per finished run, return the concatenated table.
 
     Columns: Tune's ``get_dataframe()`` (metrics, ``config/*``, ``trial_id``, ...) plus ``searcher``,
@@ -95,7 +98,7 @@ def run_study(trainable: Callable, space: Space, searchers: list[str], seeds: li
     (out / "runs").mkdir(parents=True, exist_ok=True)
     for name in searchers:
         for seed in seeds:
-            alg, ours = make_searcher(name, space, seed, n_init, concurrency)
+            alg, ours = make_searcher(name, space, seed, n_init, concurrency, hw)
             start = time.time()
             try:
                 df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
@@ -125,8 +128,9 @@ def run_study(trainable: Callable, space: Space, searchers: list[str], seeds: li
 PROBE_SEED, PROBE_N = 20251122, 48
 
 
-def probe_bounds(evaluate: Callable[[dict], dict], space: Space, n: int = PROBE_N) -> dict[str, list[float]]:
-    """Fixed objective bounds of a benchmark: min/max of ``err`` and ``log10 edp`` over ``n`` configs drawn
+def probe_bounds(evaluate: Callable[[dict], dict], space: Space, n: int = PROBE_N,
+                 hw: str = "edp") -> dict[str, list[float]]:
+    """Fixed objective bounds of a benchmark: min/max of ``err`` and ``log10 hw`` over ``n`` configs drawn
     with a fixed seed (independent of the searchers' seeds), so every study of the same benchmark,
     dataset and fidelity gets the same bounds.  Better points found later normalise below 0."""
     import numpy as np
@@ -135,7 +139,7 @@ def probe_bounds(evaluate: Callable[[dict], dict], space: Space, n: int = PROBE_
 
     rng = np.random.default_rng(PROBE_SEED)
     rows = [evaluate(c) for c in space.sample(rng, n)]
-    return bounds_from(pd.DataFrame(rows))
+    return bounds_from(pd.DataFrame(rows), hw)
 
 
 def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: Path, err_label: str,
@@ -146,7 +150,7 @@ def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: 
     import json
     import platform
 
-    from .analysis import format_summary, per_run_table, summary_table
+    from .analysis import format_summary, hw_metric, per_run_table, summary_table
     from .plots import plot_all
 
     results.to_parquet(out / "results.parquet", index=False)
@@ -158,7 +162,7 @@ def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: 
     (out / "run_info.json").write_text(json.dumps({**meta, "python": platform.python_version(),
                                                    "versions": _versions()}, indent=2, default=str))
     figs = plot_all(results, bounds, out, err_label)
-    print(f"\nsummary: median [IQR] over seeds; HV of (err, log10 EDP) normalised by {bounds_source}, "
+    print(f"\nsummary: median [IQR] over seeds; HV of (err, log10 {hw_metric(bounds)}) normalised by {bounds_source}, "
           f"reference point 1.1; IGD/IGD+ against the union front of all methods")
     print(format_summary(summary))
     print(f"\nwritten to {out}: results.parquet/csv, per_run.csv, summary.csv, bounds.json, run_info.json, "

@@ -5,15 +5,19 @@ The trainable is a module-level function (Tune pickles it onto workers; function
 trials (with ``reuse_actors=True`` a worker runs many trials); hardware costs come from the shared
 :class:`coflex_ray.service.HardwarePool` actors when one is given, else from a per-process cache.
 
+The hardware objective (:attr:`EvalSpec.hw_metric`) is ``edp`` (uJ*ms, from the accelerator
+simulator at the spec's fidelity) or, for NB201 with ``device`` set, ``latency_ms``: the measured
+latency of the cell on that device (:mod:`.evaluators.device`; no accelerator dimensions then).
+
 Every trial reports the same metric keys, also when the evaluation fails, so that searchers and
 Tune's strict metric check always see every objective: a failed or infeasible evaluation reports
-``feasible = False``, ``edp = inf`` (and ``err = inf`` if the network side failed) and the reason in
-``error``.
+``feasible = False``, the hardware objective ``inf`` (and ``err = inf`` if the network side failed)
+and the reason in ``error``.
 
 For Ray Tune's built-in searchers, which need finite numbers, every trial also reports
-``obj_err`` and ``obj_log10_edp`` (the objectives, or :data:`PENALTY` when infeasible) and, when
-the spec carries objective bounds, ``scalar``: the mean of the two objectives normalised by those
-bounds (the scalarisation HyperOpt optimises).
+``obj_err`` and ``obj_log10_<hw_metric>`` (the objectives, or :data:`PENALTY` when infeasible) and,
+when the spec carries objective bounds, ``scalar``: the mean of the two objectives normalised by
+those bounds (the scalarisation HyperOpt optimises).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 from .evaluators.accuracy import AccuracyEvaluator, make_accuracy_evaluator
+from .evaluators.device import check_device, device_latency_ms
 from .evaluators.hardware import accel_config, check_fidelity, network_cost
 from .evaluators.hardware.cache import LayerCostCache
 
@@ -43,11 +48,22 @@ class EvalSpec:
     hp: str = "90"
     split: str = "test"
     fidelity: str = "zigzag-fixed"
-    # ((err_lo, err_hi), (log10_edp_lo, log10_edp_hi)) for the ``scalar`` column, or None
+    # ((err_lo, err_hi), (log10_hw_lo, log10_hw_hi)) for the ``scalar`` column, or None
     bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
+    device: str | None = None  # NB201 only: measured device latency instead of an accelerator
 
     def __post_init__(self) -> None:
         check_fidelity(self.fidelity)
+        if self.device is not None:
+            if self.benchmark != "nb201":
+                raise ValueError(f"device={self.device!r}: measured device latencies exist for nb201 only, "
+                                 f"not {self.benchmark!r}")
+            check_device(self.device)
+
+    @property
+    def hw_metric(self) -> str:
+        """Column of the hardware objective: ``latency_ms`` with a device, else ``edp``."""
+        return "latency_ms" if self.device else "edp"
 
 
 @lru_cache(maxsize=8)
@@ -64,35 +80,42 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
     """All metrics of one joint config (no Tune involved); failures become ``feasible=False`` rows."""
     start = time.perf_counter()
     out: dict[str, Any] = {"err": math.inf, "err_kind": "", "params_M": math.nan, "flops_M": math.nan, "arch": "",
-                           "arch_index": -1, "energy_pJ": math.nan, "latency_cycles": math.nan, "edp": math.inf,
-                           "feasible": False, "error": "", "fidelity": spec.fidelity}
+                           "arch_index": -1, "feasible": False, "error": ""}
+    if spec.device:
+        out.update({"latency_ms": math.inf, "device": spec.device})
+    else:
+        out.update({"energy_pJ": math.nan, "latency_cycles": math.nan, "edp": math.inf, "fidelity": spec.fidelity})
     try:
         acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split)
         out.update(acc_eval(config))
-        accel = accel_config(config)
-        layer_costs = hardware.layer_costs if hardware is not None else _local_cache(spec.fidelity).get_many
-        hw = network_cost(acc_eval.layers(config), accel, layer_costs)
-        out.update({k: hw[k] for k in ("energy_pJ", "latency_cycles", "edp")})
+        if spec.device:
+            out["latency_ms"] = device_latency_ms(out["arch_index"], spec.device)
+            hw = {"hw_feasible": out["latency_ms"] > 0, "hw_reason": f"latency {out['latency_ms']!r} ms"}
+        else:
+            accel = accel_config(config)
+            layer_costs = hardware.layer_costs if hardware is not None else _local_cache(spec.fidelity).get_many
+            hw = network_cost(acc_eval.layers(config), accel, layer_costs)
+            out.update({k: hw[k] for k in ("energy_pJ", "latency_cycles", "edp")})
         if not math.isfinite(out["err"]):
             out["error"] = f"non-finite err {out['err']!r}"
         elif not hw["hw_feasible"]:
-            out["error"] = f"infeasible accelerator: {hw['hw_reason']}"
+            out["error"] = f"infeasible {'device latency' if spec.device else 'accelerator'}: {hw['hw_reason']}"
         out["feasible"] = not out["error"]
     except Exception as e:  # reported, not raised: the search must go on
         out["error"] = f"{type(e).__name__}: {e}"
         out["traceback"] = traceback.format_exc(limit=5)
     out["eval_time_s"] = time.perf_counter() - start
-    _finite_objectives(out, spec.bounds)
+    _finite_objectives(out, spec.bounds, spec.hw_metric)
     return out
 
 
-def _finite_objectives(out: dict[str, Any], bounds: Any) -> None:
-    ok = out["feasible"] and math.isfinite(out["err"]) and 0 < out["edp"] < math.inf
+def _finite_objectives(out: dict[str, Any], bounds: Any, hw: str) -> None:
+    ok = out["feasible"] and math.isfinite(out["err"]) and 0 < out[hw] < math.inf
     out["obj_err"] = float(out["err"]) if ok else PENALTY
-    out["obj_log10_edp"] = math.log10(out["edp"]) if ok else PENALTY
+    out[f"obj_log10_{hw}"] = math.log10(out[hw]) if ok else PENALTY
     if bounds is not None:
         (e0, e1), (l0, l1) = bounds
-        out["scalar"] = (0.5 * (out["obj_err"] - e0) / (e1 - e0) + 0.5 * (out["obj_log10_edp"] - l0) / (l1 - l0)
+        out["scalar"] = (0.5 * (out["obj_err"] - e0) / (e1 - e0) + 0.5 * (out[f"obj_log10_{hw}"] - l0) / (l1 - l0)
                          if ok else PENALTY)
 
 

@@ -37,6 +37,32 @@ def test_nb201_bad_input():
         nb201_arch(15625)
 
 
+def test_device_latency_table_is_the_shipped_release():
+    """Spot values straight from the HELP / HW-NAS-Bench release (row 0 and 1 of the shared copy)."""
+    from coflex_ray.evaluators.device import device_latency_ms, devices, latency_table
+
+    assert len(devices()) == 27 and {"pixel3", "raspi4", "eyeriss", "fpga", "1080ti_1"} <= set(devices())
+    assert device_latency_ms(0, "pixel3") == pytest.approx(3.60585)
+    assert device_latency_ms(0, "fpga") == pytest.approx(2.57296)
+    assert device_latency_ms(1, "eyeriss") == pytest.approx(7.57778)
+    assert len(latency_table()) == 15625 and latency_table().notna().all().all()
+
+
+def test_device_latency_bad_input():
+    from coflex_ray.evaluators.device import device_latency_ms
+    from coflex_ray.trial import EvalSpec, evaluate_config
+
+    with pytest.raises(ValueError, match="unknown device 'iphone'; allowed: .*pixel3"):
+        device_latency_ms(0, "iphone")
+    with pytest.raises(ValueError, match="0..15624"):
+        device_latency_ms(15625, "pixel3")
+    with pytest.raises(ValueError, match="nb201 only"):
+        EvalSpec("sss", device="pixel3")
+    out = evaluate_config(nb201_config(nb201_arch(1)), EvalSpec("nb201", device="eyeriss"))
+    assert out["feasible"] and out["latency_ms"] == pytest.approx(7.57778) and "edp" not in out
+    assert out["obj_log10_latency_ms"] == pytest.approx(np.log10(7.57778))
+
+
 # ------------------------------------------------------------------ official SSS reader
 def test_sss_reader_spot_values(sss_samples):
     b = NatsSSS(sss_samples)

@@ -56,3 +56,35 @@ def test_sss_bad_flags_fail_with_one_line(tmp_path, flags, message):
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_nb201_device_latency_variant(tmp_path):
+    """The NB201 study with a measured device latency as the hardware objective: cells only, real table."""
+    from coflex_ray.evaluators.device import device_latency_ms
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "nb201.py"), "--device", "pixel3", "--smoke",
+                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "measured latency (ms) on pixel3" in proc.stdout and "best latency_ms" in proc.stdout
+    df = pd.read_parquet(out / "results.parquet")
+    assert len(df) == 12 and df["feasible"].all()
+    assert not any(c.startswith("config/X") for c in df.columns) and "edp" not in df.columns
+    for idx, lat in zip(df["arch_index"], df["latency_ms"]):
+        assert lat == device_latency_ms(int(idx), "pixel3")
+    assert "log10_latency_ms" in (out / "bounds.json").read_text()
+    assert "best_latency_ms_median" in pd.read_csv(out / "summary.csv", index_col=0)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--device", "pixel9"], "unknown device 'pixel9'; allowed: 1080ti_1"),
+    (["--device", "pixel3", "--fidelity", "zigzag"], "--fidelity zigzag has no effect with --device pixel3"),
+])
+def test_nb201_bad_device_flags_fail_with_one_line(tmp_path, flags, message):
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "nb201.py"), *flags, "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -21,14 +21,19 @@ NB201_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 _FILE = "nb201_tss_test_acc_200ep.csv.gz"
 
 
+def packaged_cell_table(name: str) -> pd.DataFrame:
+    """A shipped per-cell table (``coflex_ray/data/<name>``, gzip CSV), indexed by official arch index."""
+    with resources.files("coflex_ray.data").joinpath(name).open("rb") as f:
+        df = pd.read_csv(f, compression="gzip").set_index("arch_index")
+    if len(df) != NB201_SPACE.size:
+        raise RuntimeError(f"{name} has {len(df)} rows, expected {NB201_SPACE.size}: the package data is damaged")
+    return df
+
+
 @lru_cache(maxsize=1)
 def nb201_table() -> pd.DataFrame:
     """The whole table, indexed by official arch index (columns arch_str + one per dataset)."""
-    with resources.files("coflex_ray.data").joinpath(_FILE).open("rb") as f:
-        df = pd.read_csv(f, compression="gzip").set_index("arch_index")
-    if len(df) != NB201_SPACE.size:
-        raise RuntimeError(f"{_FILE} has {len(df)} rows, expected {NB201_SPACE.size}: the package data is damaged")
-    return df
+    return packaged_cell_table(_FILE)
 
 
 @lru_cache(maxsize=1)
