@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .evaluators.hardware import FIDELITIES
 from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, check_searchers
+from .trial import DEFAULT_TIMEOUT_S
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 DEFAULTS = {"budget": 30, "n_init": 10, "seeds": [0, 1], "concurrency": 2}
@@ -47,6 +48,8 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     p.add_argument("--bounds", default=None, metavar="FILE",
                    help=f"bounds.json of an earlier study (default: probe {PROBE_N} fixed-seed configs)")
     p.add_argument("--hw-cache", default=None, metavar="FILE", help="persist the layer-cost cache to FILE")
+    p.add_argument("--trial-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+                   help="seconds one evaluation may take before its trial is recorded as failed (0: no limit)")
     p.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="trials running at once")
     p.add_argument("--address", default=None, help="existing Ray cluster (default: start a local Ray)")
     p.add_argument("--out", default=f"results/{benchmark}", help="output folder")
@@ -86,6 +89,8 @@ def validate(args: argparse.Namespace) -> None:
     if args.budget < args.n_init:
         raise UsageError(f"--budget {args.budget} is smaller than --n-init {args.n_init}; the budget must cover "
                          "the initial design")
+    if not args.trial_timeout >= 0:
+        raise UsageError(f"--trial-timeout {args.trial_timeout} must be >= 0 seconds (0: no limit)")
     if args.concurrency < 1:
         raise UsageError(f"--concurrency {args.concurrency} must be at least 1")
     if args.resume and not (Path(args.out) / "ray_results").is_dir():
@@ -128,7 +133,8 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     space = net_space if args.device else joint(net_space, ACCEL_SPACE)
     init_ray(args.address, num_cpus=None if args.address else args.concurrency)
     pool = None if args.device else HardwarePool(args.fidelity, path=args.hw_cache)
-    spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity, device=args.device)
+    spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity, device=args.device,
+                    timeout_s=args.trial_timeout or None)
     if bounds is None:
         start = time.time()
         n_probe = SMOKE["probe"] if args.smoke else PROBE_N

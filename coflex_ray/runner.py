@@ -16,6 +16,11 @@ import pandas as pd
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
+# Tune retries a trial this many times when it dies with its worker (a lost node, an OOM kill).
+# Evaluator failures never reach Tune: the trial catches them and reports an infeasible result, so
+# a deterministic failure is not re-run.
+MAX_FAILURES = 3
+
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Connect to a cluster at ``address`` or start a local Ray (no dashboard, no usage stats)."""
@@ -89,7 +94,7 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
         param_space=param_space,
         tune_config=tune.TuneConfig(search_alg=search_alg, num_samples=budget, reuse_actors=True),
         run_config=tune.RunConfig(storage_path=str(Path(storage_path).resolve()), name=name, verbose=0,
-                                  callbacks=callbacks),
+                                  callbacks=callbacks, failure_config=tune.FailureConfig(max_failures=MAX_FAILURES)),
     )
     grid = tuner.fit()
     return grid.get_dataframe()

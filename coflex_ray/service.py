@@ -37,7 +37,10 @@ class HardwarePool:
             n_shards = max(1, min(8, int(ray.cluster_resources().get("CPU", 1))))
         if n_shards < 1:
             raise ValueError(f"n_shards={n_shards!r} must be at least 1")
-        actor = ray.remote(num_cpus=0, max_concurrency=16, scheduling_strategy="SPREAD")(LayerCostCache)
+        # a shard lost with its node is restarted elsewhere (empty: it is only a cache) and the calls
+        # in flight are retried on it, so trials never see a dead shard
+        actor = ray.remote(num_cpus=0, max_concurrency=16, scheduling_strategy="SPREAD", max_restarts=-1,
+                           max_task_retries=-1)(LayerCostCache)
         self.fidelity, self.lpf_limit, self.path = fidelity, lpf_limit, Path(path) if path else None
         self.shards = [actor.remote(fidelity, lpf_limit) for _ in range(n_shards)]
         self.loaded = self._warm_start() if self.path and self.path.is_file() else 0

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -36,6 +38,7 @@ from .evaluators.hardware.cache import LayerCostCache
 
 
 PENALTY = 1e3  # objective value reported to built-in searchers for infeasible or failed trials
+DEFAULT_TIMEOUT_S = 900.0  # per evaluation; the accurate ZigZag tier needs minutes for a big network
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,13 @@ class EvalSpec:
     # ((err_lo, err_hi), (log10_hw_lo, log10_hw_hi)) for the ``scalar`` column, or None
     bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
     device: str | None = None  # NB201 only: measured device latency instead of an accelerator
+    # seconds one evaluation may take before the trial ends as failed ("timeout"); None = no limit
+    timeout_s: float | None = DEFAULT_TIMEOUT_S
 
     def __post_init__(self) -> None:
         check_fidelity(self.fidelity)
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise ValueError(f"timeout_s={self.timeout_s!r} must be a positive number of seconds or None")
         if self.device is not None:
             if self.benchmark != "nb201":
                 raise ValueError(f"device={self.device!r}: measured device latencies exist for nb201 only, "
@@ -77,8 +84,14 @@ def _local_cache(fidelity: str) -> LayerCostCache:
 
 
 def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardware: Any = None) -> dict[str, Any]:
-    """All metrics of one joint config (no Tune involved); failures become ``feasible=False`` rows."""
+    """All metrics of one joint config (no Tune involved); failures become ``feasible=False`` rows.
+
+    Failures caught here, each with its reason in ``error``: an evaluator that raises, one that
+    takes longer than ``spec.timeout_s`` (the evaluation is abandoned, its thread left to finish on
+    its own), a non-finite error rate or hardware cost, an infeasible accelerator.
+    """
     start = time.perf_counter()
+    hw_name = spec.hw_metric
     out: dict[str, Any] = {"err": math.inf, "err_kind": "", "params_M": math.nan, "flops_M": math.nan, "arch": "",
                            "arch_index": -1, "feasible": False, "error": ""}
     if spec.device:
@@ -86,27 +99,48 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
     else:
         out.update({"energy_pJ": math.nan, "latency_cycles": math.nan, "edp": math.inf, "fidelity": spec.fidelity})
     try:
-        acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split)
-        out.update(acc_eval(config))
-        if spec.device:
-            out["latency_ms"] = device_latency_ms(out["arch_index"], spec.device)
-            hw = {"hw_feasible": out["latency_ms"] > 0, "hw_reason": f"latency {out['latency_ms']!r} ms"}
-        else:
-            accel = accel_config(config)
-            layer_costs = hardware.layer_costs if hardware is not None else _local_cache(spec.fidelity).get_many
-            hw = network_cost(acc_eval.layers(config), accel, layer_costs)
-            out.update({k: hw[k] for k in ("energy_pJ", "latency_cycles", "edp")})
+        parts, hw = _with_timeout(lambda: _evaluate(config, spec, hardware), spec.timeout_s)
+        out.update(parts)
         if not math.isfinite(out["err"]):
             out["error"] = f"non-finite err {out['err']!r}"
         elif not hw["hw_feasible"]:
             out["error"] = f"infeasible {'device latency' if spec.device else 'accelerator'}: {hw['hw_reason']}"
+        elif not 0 < out[hw_name] < math.inf:
+            out["error"] = f"non-finite or non-positive {hw_name} {out[hw_name]!r} from the hardware evaluator"
         out["feasible"] = not out["error"]
     except Exception as e:  # reported, not raised: the search must go on
         out["error"] = f"{type(e).__name__}: {e}"
         out["traceback"] = traceback.format_exc(limit=5)
     out["eval_time_s"] = time.perf_counter() - start
-    _finite_objectives(out, spec.bounds, spec.hw_metric)
+    _finite_objectives(out, spec.bounds, hw_name)
     return out
+
+
+def _evaluate(config: dict[str, Any], spec: EvalSpec, hardware: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(network + hardware metrics, hardware verdict) of one config; raises on evaluator errors."""
+    acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split)
+    parts = dict(acc_eval(config))
+    if spec.device:
+        parts["latency_ms"] = device_latency_ms(parts["arch_index"], spec.device)
+        return parts, {"hw_feasible": True, "hw_reason": ""}
+    accel = accel_config(config)
+    layer_costs = hardware.layer_costs if hardware is not None else _local_cache(spec.fidelity).get_many
+    hw = network_cost(acc_eval.layers(config), accel, layer_costs)
+    parts.update({k: hw[k] for k in ("energy_pJ", "latency_cycles", "edp")})
+    return parts, hw
+
+
+def _with_timeout(fn: Any, timeout_s: float | None) -> Any:
+    """``fn()``, or ``TimeoutError`` after ``timeout_s`` seconds (``fn`` keeps running in its thread)."""
+    if timeout_s is None:
+        return fn()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="coflex-eval")
+    try:
+        return pool.submit(fn).result(timeout=timeout_s)
+    except FutureTimeout:
+        raise TimeoutError(f"evaluation exceeded the per-trial timeout of {timeout_s:g} s") from None
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _finite_objectives(out: dict[str, Any], bounds: Any, hw: str) -> None:

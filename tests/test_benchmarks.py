@@ -33,6 +33,8 @@ def test_nb201_index_order_is_official():
 def test_nb201_bad_input():
     with pytest.raises(ValueError, match="allowed"):
         nb201_accuracy(0, "imagenet")
+    with pytest.raises(ValueError, match="unknown benchmark 'nb301'; allowed: .*'sss', 'nb201'"):
+        make_accuracy_evaluator("nb301", "cifar10")
     with pytest.raises(ValueError, match="0..15624"):
         nb201_arch(15625)
 

@@ -1,4 +1,4 @@
-"""A real two-node Ray cluster on this machine: head + worker node, the main job's smoke run against it.
+"""A real two-node Ray cluster on this machine: head + worker node, the main job against it, the worker lost.
 
 The nodes get their own GCS port and their own temp dir, and are shut down by the pids of their own
 processes (found by that temp dir in their command lines), never by a host-wide ``ray stop``.
@@ -6,6 +6,7 @@ processes (found by that temp dir in their command lines), never by a host-wide 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT = 6391
+BUDGET = 10  # per searcher
 
 
 def _ray(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -48,13 +50,66 @@ def _stop(marker: str) -> None:
         time.sleep(2)
 
 
+def _node_ids(run_dir: Path) -> list[tuple[float, str]]:
+    """(timestamp, node_id) of every finished trial result under ``run_dir``."""
+    out = []
+    for f in run_dir.glob("*/*/result.json"):
+        for line in f.read_text(errors="ignore").splitlines():
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue  # being written
+            out.append((r.get("timestamp", 0.0), r.get("node_id", "")))
+    return out
+
+
+def _retries(results: Path) -> int:
+    """Trial failures Tune recorded (and retried) in the runs' final experiment states."""
+    total = 0
+    for run in results.iterdir():
+        states = sorted(run.glob("experiment_state-*.json"))
+        if states:
+            for _, runtime in json.loads(states[-1].read_text())["trial_data"]:
+                total += json.loads(runtime).get("num_failures", 0)
+    return total
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore")
+    except OSError:
+        return ""
+
+
+def _worker_raylet() -> list[int]:
+    """Pids of the worker node's raylet (it carries the worker node's own port range)."""
+    return [p for p in _own_pids("22000") if "raylet" in _cmdline(p)]
+
+
+def _running_a_trial(raylet: int) -> bool:
+    """True while one of the node's worker processes runs a Tune trial (Ray titles it ``ray::ImplicitFunc.train``)."""
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == raylet and _cmdline(int(d.name)).startswith("ray::ImplicitFunc.train"):
+                return True
+    return False
+
+
 @pytest.mark.slow
-def test_smoke_study_runs_on_two_nodes(tmp_path):
+def test_study_on_two_nodes_survives_losing_the_worker(tmp_path):
+    """Head + worker node on this machine; the main job runs against them; once trials have run on
+    both nodes the worker's raylet is SIGKILLed.  The study must finish on the head with every trial
+    of the budget exactly once, none lost to the dead node."""
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     temp = tempfile.mkdtemp(prefix="crray", dir="/tmp")  # short: Ray's socket paths must stay < 108 chars
     head = _ray("start", "--head", f"--port={PORT}", "--num-cpus=1", "--include-dashboard=false",
                 "--disable-usage-stats", f"--temp-dir={temp}", "--min-worker-port=21000", "--max-worker-port=21999",
                 env=env)
+    proc = None
     try:
         assert head.returncode == 0, head.stderr[-2000:]
         worker = _ray("start", f"--address=127.0.0.1:{PORT}", "--num-cpus=1", "--disable-usage-stats",
@@ -65,15 +120,42 @@ def test_smoke_study_runs_on_two_nodes(tmp_path):
             if status.stdout.count("node_") >= 2:
                 break
             time.sleep(2)
-        out = tmp_path / "out"
-        proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "sss.py"), "--smoke", "--out", str(out),
-                               "--address", f"127.0.0.1:{PORT}"], capture_output=True, text=True, timeout=900,
-                              env=env, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr[-3000:]
+        out, bounds = tmp_path / "out", tmp_path / "bounds.json"
+        bounds.write_text(json.dumps({"err": [14.0, 24.0], "log10_edp": [0.5, 5.5]}))  # skips the probe
+        cmd = [sys.executable, str(ROOT / "experiments" / "sss.py"), "--searchers", "random", "coflex", "--seeds",
+               "0", "--budget", str(BUDGET), "--n-init", "3", "--bounds", str(bounds), "--out", str(out),
+               "--address", f"127.0.0.1:{PORT}"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                cwd=tmp_path)
+        raylets = _worker_raylet()
+        assert len(raylets) == 1, raylets
+        killed_at, deadline = None, time.time() + 600
+        while proc.poll() is None and time.time() < deadline:
+            # kill once the worker has finished trials and is running one right now
+            if len({n for _, n in _node_ids(out / "ray_results")}) >= 2 and _running_a_trial(raylets[0]):
+                os.kill(raylets[0], signal.SIGKILL)
+                killed_at = time.time()
+                break
+            time.sleep(0.05)
+        assert killed_at is not None, "the study ended before the worker node could be caught running a trial"
+        stdout, _ = proc.communicate(timeout=900)
+        assert proc.returncode == 0, stdout[-3000:]
         df = pd.read_parquet(out / "results.parquet")
-        assert len(df) == 12 and df["trial_id"].is_unique
+        assert df.groupby("searcher").size().to_dict() == {"random": BUDGET, "coflex": BUDGET}, stdout[-3000:]
+        assert df["trial_id"].is_unique  # nothing run twice into the table
         assert df["node_id"].nunique() == 2, df["node_id"].value_counts()  # trials ran on both nodes
+        late = df[df["timestamp"] > killed_at + 60]  # long after the kill, only the head is left
+        assert late["node_id"].nunique() <= 1
+        lost = df["error"].fillna("").str.contains("RayActorError|ActorDied|NodeDied|died", regex=True)
+        assert not lost.any(), df.loc[lost, "error"].tolist()  # no trial recorded as failed because of the node
+        assert "[failed]" not in stdout
+        retries = _retries(out / "ray_results")
+        print(f"node loss: {len(df)} trials, {df['trial_id'].nunique()} unique, per node "
+              f"{df['node_id'].str[:8].value_counts().to_dict()}, {retries} trial retries")
+        assert retries >= 1  # the trial that was running on the dead node was retried, not lost
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
         _stop(temp)
         _stop(f"127.0.0.1:{PORT}")  # the worker node's processes name the head's address
     assert not _own_pids(temp)

@@ -48,6 +48,7 @@ def test_sss_bad_nats_path_fails_cleanly(tmp_path):
     (["--searchers", "coflex", "smac"], "unknown searcher 'smac'"),
     (["--budget", "5", "--n-init", "10"], "--budget 5 is smaller than --n-init 10"),
     (["--fidelity", "maestro"], "unknown fidelity 'maestro'"),
+    (["--trial-timeout", "-1"], "--trial-timeout -1.0 must be >= 0"),
 ])
 def test_sss_bad_flags_fail_with_one_line(tmp_path, flags, message):
     proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "sss.py"), *flags, "--out", str(tmp_path / "out")],
@@ -87,4 +88,19 @@ def test_nb201_bad_device_flags_fail_with_one_line(tmp_path, flags, message):
     assert proc.returncode == 2
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_sss_corrupt_nats_pickle_fails_cleanly(sss_samples, tmp_path):
+    import shutil
+
+    bad = tmp_path / "sss"
+    shutil.copytree(sss_samples, bad)
+    (bad / "meta.pickle.pbz2").chmod(0o644)
+    (bad / "meta.pickle.pbz2").write_bytes(b"not a bz2 pickle")
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "sss.py"), "--nats-sss", str(bad),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "meta.pickle.pbz2" in lines[0] and "corrupt" in lines[0], proc.stderr
     assert not (tmp_path / "out").exists()

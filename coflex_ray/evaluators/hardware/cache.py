@@ -5,8 +5,9 @@ about 410 distinct convolution shapes, so a search quickly reuses layers across 
 
 * Concurrent requests for the same key simulate once: the first caller simulates, the others wait
   for its result.
-* Only completed results are stored: a deterministic "infeasible" verdict is stored as such (with its
-  reason); an unexpected exception is re-raised to every waiter and nothing is stored.
+* Only completed, well-formed results are stored: a deterministic "infeasible" verdict is stored as
+  such (with its reason); an unexpected exception, or a result whose energy or latency is missing,
+  NaN, infinite or negative, is raised to every waiter and nothing is stored.
 * ``save(path)`` / ``LayerCostCache(path=...)`` persist to a pickle the user names (warm restart);
   the file is replaced atomically.
 
@@ -15,6 +16,7 @@ The same class runs in-process (tests, benchmarks) or as a Ray actor (see ``cofl
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import threading
@@ -24,6 +26,21 @@ from typing import Any
 
 from . import DEFAULT_LPF_LIMIT, check_fidelity, simulate_layer
 from .accelerator import AccelConfig
+
+
+class BadSimulatorResult(RuntimeError):
+    """A simulator returned a cost that cannot be right (NaN, infinite, negative or missing)."""
+
+
+def _checked(result: dict[str, Any], shape: tuple, acc: AccelConfig) -> dict[str, Any]:
+    if "infeasible" in result:
+        return result
+    for k in ("energy_pJ", "latency_cycles"):
+        v = result.get(k)
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise BadSimulatorResult(f"simulator returned {k}={v!r} for layer {tuple(shape)} on {acc.key()}; "
+                                     "not cached")
+    return result
 
 
 class LayerCostCache:
@@ -59,7 +76,7 @@ class LayerCostCache:
         if not owner:
             return fut.result()
         try:
-            result = simulate_layer(tuple(shape), acc, self.fidelity, self.lpf_limit)
+            result = _checked(simulate_layer(tuple(shape), acc, self.fidelity, self.lpf_limit), shape, acc)
         except BaseException as e:
             with self._lock:
                 del self._inflight[key]

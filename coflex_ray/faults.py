@@ -1,0 +1,61 @@
+"""Deliberate evaluator faults, for testing that a search survives them (never used by the experiments).
+
+:class:`FaultyHardware` stands in for the ``hardware`` argument of :func:`coflex_ray.trial.evaluate_config`
+(normally a :class:`coflex_ray.service.HardwarePool`): it passes every request to the real
+simulator, except for accelerator configs picked by a stable hash, on which it
+
+* ``raise``: raises ``RuntimeError("injected simulator crash ...")``;
+* ``nan``: returns the real per-layer costs with the energy replaced by NaN (a silently broken result);
+* ``hang``: sleeps ``hang_s`` seconds before answering (an evaluator stuck past the trial timeout).
+
+The choice depends only on the accelerator config, so a test knows which trials must fail and why.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from typing import Any
+
+from .evaluators.hardware.accelerator import AccelConfig
+from .evaluators.hardware.cache import LayerCostCache
+
+MODES = ("raise", "nan", "hang")
+
+
+def fault_for(acc: AccelConfig, every: int) -> str | None:
+    """The fault injected for ``acc``: ``MODES[h % every]`` for a stable hash ``h``, if that exists."""
+    h = zlib.crc32(repr(acc.key()).encode()) % every
+    return MODES[h] if h < len(MODES) else None
+
+
+class FaultyHardware:
+    """Real layer costs with faults injected on a fixed share (``3 / every``) of accelerator configs."""
+
+    def __init__(self, fidelity: str = "zigzag-fixed", every: int = 6, hang_s: float = 30.0,
+                 inner: Any = None) -> None:
+        if every < len(MODES):
+            raise ValueError(f"every={every} must be at least {len(MODES)} (one slot per fault mode)")
+        self.fidelity, self.every, self.hang_s, self.inner = fidelity, every, hang_s, inner
+        self._local: LayerCostCache | None = None
+
+    def _real(self, shapes: list[tuple], acc: AccelConfig) -> list[dict[str, Any]]:
+        if self.inner is not None:
+            return self.inner.layer_costs(shapes, acc)
+        if self._local is None:
+            self._local = LayerCostCache(self.fidelity)
+        return self._local.get_many(shapes, acc)
+
+    def layer_costs(self, shapes: list[tuple], acc: AccelConfig) -> list[dict[str, Any]]:
+        mode = fault_for(acc, self.every)
+        if mode == "raise":
+            raise RuntimeError(f"injected simulator crash for {acc.key()}")
+        if mode == "hang":
+            time.sleep(self.hang_s)
+        costs = self._real(shapes, acc)
+        if mode == "nan":
+            costs = [{**c, "energy_pJ": float("nan")} if "infeasible" not in c else c for c in costs]
+        return costs
+
+    def __getstate__(self) -> dict[str, Any]:  # travels to Tune workers without the local cache
+        return {**self.__dict__, "_local": None}
