@@ -11,6 +11,7 @@ BENCHES = {
     "monotonicity": "coflex_ray.bench.monotonicity",
     "searcher-scaling": "coflex_ray.bench.searcher_scaling",
     "synthetic": "coflex_ray.bench.synthetic",
+    "lpf": "coflex_ray.bench.lpf",
 }
 
 
