@@ -41,8 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     bad = [v for v in args.lpf if v < 1]
-    if bad or args.pairs < 1:
-        p.error(f"--lpf values must be >= 1 (got {bad}) and --pairs >= 1 (got {args.pairs})")
+    if bad:
+        p.error(f"--lpf {bad[0]} is not allowed; allowed: integers >= 1")
+    if args.pairs < 1:
+        p.error(f"--pairs {args.pairs} is not allowed; allowed: integers >= 1")
     print(machine())
     rng = np.random.default_rng(args.seed + 7)
     pairs = []
