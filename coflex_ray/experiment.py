@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .evaluators.hardware import FIDELITIES
 from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, check_searchers
-from .trial import DEFAULT_TIMEOUT_S
+from .trial import DEFAULT_TIMEOUT_S, EvalSpec
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 DEFAULTS = {"budget": 30, "n_init": 10, "seeds": [0, 1], "concurrency": 2}
@@ -111,7 +111,9 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
         evaluator = make_accuracy_evaluator(benchmark, args.dataset, args.nats_sss)
         if not args.bounds and args.resume and (Path(args.out) / "bounds.json").is_file():
             args.bounds = str(Path(args.out) / "bounds.json")  # the interrupted study's own bounds
-        hw = "latency_ms" if args.device else "edp"
+        spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity, device=args.device,
+                        timeout_s=args.trial_timeout or None)
+        hw = spec.hw_metric
         bounds = load_bounds(args.bounds, hw) if args.bounds else None
     except (UsageError, NatsDataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -120,7 +122,7 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     from .service import HardwarePool
     from .analysis import save_bounds
     from .study import probe_bounds, run_study, write_outputs
-    from .trial import EvalSpec, cosearch_trial, evaluate_config
+    from .trial import cosearch_trial, evaluate_config
 
     print(f"network evaluator: {evaluator.description}")
     print(f"hardware evaluator: " + (f"measured latency (ms) on {args.device} (HELP / HW-NAS-Bench table)"
@@ -133,8 +135,6 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     space = net_space if args.device else joint(net_space, ACCEL_SPACE)
     init_ray(args.address, num_cpus=None if args.address else args.concurrency)
     pool = None if args.device else HardwarePool(args.fidelity, path=args.hw_cache)
-    spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity, device=args.device,
-                    timeout_s=args.trial_timeout or None)
     if bounds is None:
         start = time.time()
         n_probe = SMOKE["probe"] if args.smoke else PROBE_N

@@ -18,7 +18,7 @@ import zlib
 from typing import Any
 
 from .evaluators.hardware.accelerator import AccelConfig
-from .evaluators.hardware.cache import LayerCostCache
+from .trial import local_cache
 
 MODES = ("raise", "nan", "hang")
 
@@ -37,14 +37,12 @@ class FaultyHardware:
         if every < len(MODES):
             raise ValueError(f"every={every} must be at least {len(MODES)} (one slot per fault mode)")
         self.fidelity, self.every, self.hang_s, self.inner = fidelity, every, hang_s, inner
-        self._local: LayerCostCache | None = None
 
     def _real(self, shapes: list[tuple], acc: AccelConfig) -> list[dict[str, Any]]:
+        """The wrapped pool's costs, or the process's own cache (as a trial without a pool uses)."""
         if self.inner is not None:
             return self.inner.layer_costs(shapes, acc)
-        if self._local is None:
-            self._local = LayerCostCache(self.fidelity)
-        return self._local.get_many(shapes, acc)
+        return local_cache(self.fidelity).get_many(shapes, acc)
 
     def layer_costs(self, shapes: list[tuple], acc: AccelConfig) -> list[dict[str, Any]]:
         mode = fault_for(acc, self.every)
@@ -56,6 +54,3 @@ class FaultyHardware:
         if mode == "nan":
             costs = [{**c, "energy_pJ": float("nan")} if "infeasible" not in c else c for c in costs]
         return costs
-
-    def __getstate__(self) -> dict[str, Any]:  # travels to Tune workers without the local cache
-        return {**self.__dict__, "_local": None}

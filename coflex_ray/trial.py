@@ -79,7 +79,8 @@ def _accuracy_evaluator(benchmark: str, dataset: str, nats_sss: str | None, hp: 
 
 
 @lru_cache(maxsize=4)
-def _local_cache(fidelity: str) -> LayerCostCache:
+def local_cache(fidelity: str) -> LayerCostCache:
+    """This process's layer-cost cache for ``fidelity`` (used when no shared pool is given)."""
     return LayerCostCache(fidelity)
 
 
@@ -124,7 +125,7 @@ def _evaluate(config: dict[str, Any], spec: EvalSpec, hardware: Any) -> tuple[di
         parts["latency_ms"] = device_latency_ms(parts["arch_index"], spec.device)
         return parts, {"hw_feasible": True, "hw_reason": ""}
     accel = accel_config(config)
-    layer_costs = hardware.layer_costs if hardware is not None else _local_cache(spec.fidelity).get_many
+    layer_costs = hardware.layer_costs if hardware is not None else local_cache(spec.fidelity).get_many
     hw = network_cost(acc_eval.layers(config), accel, layer_costs)
     parts.update({k: hw[k] for k in ("energy_pJ", "latency_cycles", "edp")})
     return parts, hw

@@ -41,9 +41,9 @@ DTYPE = torch.double
 # ~1000 iterations (7 s) while the marginal likelihood had long stopped improving in the third
 # digit.  Measured on 128 farthest points of 1000 DTLZ2 / ZDT1 samples (mean log likelihood per
 # point after 25/50/100/200/1000 iterations): DTLZ2 f1 -0.332/-0.300/-0.287/-0.284/-0.267, DTLZ2 f2
-# and both ZDT1 objectives converged by 100; each iteration costs ~6.5 ms (gpytorch overhead, not
-# the 128x128 algebra), so 100 iterations keep a batch's two fits near 1.3 s.  The same cap holds for
-# the sparse and the exact GPs, so comparisons stay fair.
+# and both ZDT1 objectives converged by 100; an iteration costs ~6.5-9 ms (gpytorch overhead, not
+# the 128x128 algebra): a fit took 0.5-1.1 s at 100 iterations vs up to 1.7 s at 200.  The same cap
+# holds for the sparse and the exact GPs, so comparisons stay fair.
 MAX_FIT_ITERS = 100
 
 
