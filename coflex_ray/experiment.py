@@ -14,9 +14,11 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from .evaluators.hardware import FIDELITIES
-from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, check_searchers
-from .trial import DEFAULT_TIMEOUT_S, EvalSpec
+# Light imports only: a bad flag or a missing searcher library must fail before torch, ZigZag or Ray
+# load (about 3-5 s); the evaluators, the trial and Ray are imported once the flags are valid.
+from .evaluators.nats_sss import NatsDataError
+from .study import (DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, SearcherBuildError, build_searchers, check_installed,
+                    check_searchers)
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 DEFAULTS = {"budget": 30, "n_init": 10, "seeds": [0, 1], "concurrency": 2}
@@ -32,10 +34,11 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     p.add_argument("--budget", type=int, default=DEFAULTS["budget"], help="trials per (searcher, seed)")
     p.add_argument("--n-init", type=int, default=DEFAULTS["n_init"], help="initial design size per searcher")
     p.add_argument("--seeds", type=int, nargs="+", default=DEFAULTS["seeds"])
-    p.add_argument("--searchers", nargs="*", default=list(DEFAULT_SEARCHERS))
+    p.add_argument("--searchers", nargs="*", default=None,
+                   help=f"default: {' '.join(DEFAULT_SEARCHERS)} (with --smoke: coflex random)")
     p.add_argument("--dataset", default="cifar10", help=f"one of {', '.join(DATASETS)}")
     p.add_argument("--fidelity", default=None,
-                   help=f"accelerator simulator tier, one of {', '.join(FIDELITIES)} (default zigzag-fixed)")
+                   help="accelerator simulator tier: zigzag-fixed (default), zigzag or scalesim")
     if benchmark == "sss":
         p.add_argument("--nats-sss", default=None, metavar="PATH",
                        help="official NATS-sss-v1_0-50262-simple folder (or $NATS_SSS_PATH); "
@@ -48,8 +51,9 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     p.add_argument("--bounds", default=None, metavar="FILE",
                    help=f"bounds.json of an earlier study (default: probe {PROBE_N} fixed-seed configs)")
     p.add_argument("--hw-cache", default=None, metavar="FILE", help="persist the layer-cost cache to FILE")
-    p.add_argument("--trial-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
-                   help="seconds one evaluation may take before its trial is recorded as failed (0: no limit)")
+    p.add_argument("--trial-timeout", type=float, default=None, metavar="S",
+                   help="seconds one evaluation may take before its trial is recorded as failed (0: no limit; "
+                        "default 900)")
     p.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="trials running at once")
     p.add_argument("--address", default=None, help="existing Ray cluster (default: start a local Ray)")
     p.add_argument("--out", default=f"results/{benchmark}", help="output folder")
@@ -59,14 +63,27 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     args = p.parse_args(argv)
     if args.smoke:
         args.budget, args.n_init, args.seeds = SMOKE["budget"], SMOKE["n_init"], SMOKE["seeds"]
-        if args.searchers == list(DEFAULT_SEARCHERS):
+        if args.searchers is None:
             args.searchers = ["coflex", "random"]
+    if args.searchers is None:
+        args.searchers = list(DEFAULT_SEARCHERS)
     args.nats_sss = getattr(args, "nats_sss", None)
     args.device = getattr(args, "device", None)
     return args
 
 
 def validate(args: argparse.Namespace) -> None:
+    """Check every flag; cheap checks (searcher names and their libraries) come before heavy imports."""
+    try:
+        args.searchers = check_searchers(args.searchers)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    check_installed(args.searchers)  # a missing library fails now, before torch/ZigZag/Ray load
+    from .evaluators.hardware import FIDELITIES
+    from .trial import DEFAULT_TIMEOUT_S
+
+    if args.trial_timeout is None:
+        args.trial_timeout = DEFAULT_TIMEOUT_S
     if args.dataset not in DATASETS:
         raise UsageError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
     if args.device is not None:
@@ -80,10 +97,6 @@ def validate(args: argparse.Namespace) -> None:
     args.fidelity = args.fidelity or "zigzag-fixed"
     if args.fidelity not in FIDELITIES:
         raise UsageError(f"unknown fidelity {args.fidelity!r}; allowed: {', '.join(FIDELITIES)}")
-    try:
-        args.searchers = check_searchers(args.searchers)
-    except ValueError as e:
-        raise UsageError(str(e)) from e
     if args.n_init < 1:
         raise UsageError(f"--n-init {args.n_init} must be at least 1")
     if args.budget < args.n_init:
@@ -101,13 +114,13 @@ def validate(args: argparse.Namespace) -> None:
 
 def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     args = parse_args(benchmark, doc, argv)
-    from .analysis import load_bounds
-    from .evaluators.accuracy import make_accuracy_evaluator
-    from .evaluators.nats_sss import NatsDataError
-    from .spaces import ACCEL_SPACE, NB201_SPACE, SSS_SPACE, joint
-
     try:  # everything a user can get wrong fails here, before Ray starts or anything is written
         validate(args)
+        from .analysis import load_bounds
+        from .evaluators.accuracy import make_accuracy_evaluator
+        from .spaces import ACCEL_SPACE, NB201_SPACE, SSS_SPACE, joint
+        from .trial import EvalSpec
+
         evaluator = make_accuracy_evaluator(benchmark, args.dataset, args.nats_sss)
         if not args.bounds and args.resume and (Path(args.out) / "bounds.json").is_file():
             args.bounds = str(Path(args.out) / "bounds.json")  # the interrupted study's own bounds
@@ -115,7 +128,11 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
                         timeout_s=args.trial_timeout or None)
         hw = spec.hw_metric
         bounds = load_bounds(args.bounds, hw) if args.bounds else None
-    except (UsageError, NatsDataError, ValueError) as e:
+        net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
+        space = net_space if args.device else joint(net_space, ACCEL_SPACE)
+        # every searcher of the study, built now: a missing library or bad option fails here, not mid-study
+        built = build_searchers(args.searchers, space, args.seeds, args.n_init, args.concurrency, hw)
+    except (ValueError, NatsDataError) as e:  # UsageError, SearcherBuildError and the library's own checks
         print(f"error: {e}", file=sys.stderr)
         return 2
     from .runner import init_ray
@@ -131,8 +148,6 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
           f"concurrency {args.concurrency}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
-    space = net_space if args.device else joint(net_space, ACCEL_SPACE)
     init_ray(args.address, num_cpus=None if args.address else args.concurrency)
     pool = None if args.device else HardwarePool(args.fidelity, path=args.hw_cache)
     if bounds is None:
@@ -148,8 +163,11 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     spec = replace(spec, bounds=(tuple(bounds["err"]), tuple(bounds["log10_" + hw])))
     trainable = partial(cosearch_trial, spec=spec, hardware=pool)
     start = time.time()
-    results = run_study(trainable, space, args.searchers, args.seeds, args.budget, args.n_init,
-                        args.concurrency, out, resume=args.resume, hw=hw)
+    try:
+        results, failed = run_study(trainable, space, built, args.budget, out, resume=args.resume)
+    except RuntimeError as e:  # every run failed: nothing to tabulate
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     if pool is not None and args.hw_cache:
         pool.save()
     cache = ""
@@ -163,7 +181,10 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     err_label = ("-(RBF proxy score)" if evaluator.err_kind == "neg_rbf_score" else f"{args.dataset} error (%)")
     write_outputs(results, bounds, source, out, err_label,
                   meta={"benchmark": benchmark, "args": vars(args), "network_evaluator": evaluator.description,
-                        "err_kind": evaluator.err_kind, "machine": _machine()})
+                        "err_kind": evaluator.err_kind, "machine": _machine(), "failed_runs": failed})
+    if failed:  # the finished runs are written above; the exit code still says that some did not finish
+        print(f"\n{len(failed)} of {len(built)} runs failed:\n" + "\n".join(failed), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas and the spaces load lazily: the command line checks flags before heavy imports
+    import pandas as pd
 
-from .spaces import Space
+    from .spaces import Space
 
 OURS = ("coflex", "qnehvi", "qehvi", "qnparego", "nsga2")
 BUILTIN = ("random", "optuna-tpe", "optuna-nsga2", "hyperopt")
@@ -39,6 +40,29 @@ def check_searchers(names: list[str]) -> list[str]:
     if bad:
         raise ValueError(f"unknown searcher {bad[0]!r}; allowed: {', '.join(SEARCHERS)}")
     return list(dict.fromkeys(names))
+
+
+class SearcherBuildError(ValueError):
+    """A requested searcher cannot be built (missing library, bad option or combination)."""
+
+
+# libraries each searcher imports when it is built (checked first: a missing one fails in milliseconds)
+REQUIRES = {"coflex": ("torch", "botorch", "gpytorch"), "qnehvi": ("torch", "botorch", "gpytorch"),
+            "qehvi": ("torch", "botorch", "gpytorch"), "qnparego": ("torch", "botorch", "gpytorch"),
+            "nsga2": ("pymoo",), "random": (), "optuna-tpe": ("optuna",), "optuna-nsga2": ("optuna",),
+            "hyperopt": ("hyperopt",)}
+
+
+def check_installed(names: list[str]) -> None:
+    """Raise :class:`SearcherBuildError` if a library one of the searchers ``names`` needs is missing."""
+    from importlib.util import find_spec
+
+    for name in names:
+        lib = next((lib for lib in REQUIRES[name] if find_spec(lib) is None), None)
+        if lib is not None:
+            raise SearcherBuildError(f"searcher {name!r} needs the library {lib!r}, which is not installed; "
+                                     f"install coflex-ray with its dependencies (pip install -e .) or drop "
+                                     f"{name!r} from --searchers")
 
 
 def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: int,
@@ -83,46 +107,77 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
     return ConcurrencyLimiter(ours, concurrency), ours
 
 
-def run_study(trainable: Callable, space: Space, searchers: list[str], seeds: list[int], budget: int, n_init: int,
-              concurrency: int, out: Path, resume: bool = False, hw: str = "edp") -> pd.DataFrame:
-    """Run every (searcher, seed), print one line per finished run, return the concatenated table.
+def build_searchers(names: list[str], space: Space, seeds: list[int], n_init: int, concurrency: int,
+                    hw: str = "edp") -> dict[tuple[str, int], tuple[Any, Any]]:
+    """Every (searcher, seed) of a study, built up front: ``{(name, seed): (search_alg, ours)}``.
 
-    Columns: Tune's ``get_dataframe()`` (metrics, ``config/*``, ``trial_id``, ...) plus ``searcher``,
-    ``seed``, ``completed_at`` (seconds from the run's start to the trial's result), ``run_wall_s``
-    and ``suggest_s`` (time spent inside our searchers' ``suggest``; NaN for built-ins).
-    ``resume``: runs found in ``out/ray_results`` are continued (or just read, if complete).
+    Called before Ray starts and before anything is written, so a missing library (Optuna, HyperOpt),
+    a bad option or a bad combination fails the study in its first seconds with one
+    :class:`SearcherBuildError` naming the searcher, instead of after minutes of other runs.
+    """
+    check_installed(names)
+    built = {}
+    for name in names:
+        for seed in seeds:
+            try:
+                built[name, seed] = make_searcher(name, space, seed, n_init, concurrency, hw)
+            except ImportError as e:
+                raise SearcherBuildError(
+                    f"searcher {name!r} cannot be built: {type(e).__name__}: {e}; install coflex-ray with its "
+                    f"dependencies (pip install -e .) or drop {name!r} from --searchers") from e
+            except Exception as e:  # a bad option or combination: name the searcher and the reason
+                raise SearcherBuildError(f"searcher {name!r} (seed {seed}) cannot be built: "
+                                         f"{type(e).__name__}: {e}") from e
+    return built
+
+
+def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], tuple[Any, Any]], budget: int,
+              out: Path, resume: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """Run every (searcher, seed) of ``built`` (see :func:`build_searchers`), print one line per run.
+
+    Returns the concatenated table of the runs that finished and the ``[failed]`` lines of those that
+    did not: a run that raises is reported and the study goes on, so the others' results, tables and
+    plots are still written.  Columns: Tune's ``get_dataframe()`` (metrics, ``config/*``,
+    ``trial_id``, ...) plus ``searcher``, ``seed``, ``completed_at`` (seconds from the run's start to
+    the trial's result), ``run_wall_s`` and ``suggest_s`` (time spent inside our searchers'
+    ``suggest``; NaN for built-ins).  ``resume``: runs found in ``out/ray_results`` are continued (or
+    just read, if complete).
     """
     from .runner import run_tuner
 
-    frames = []
+    frames, failed = [], []
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    for name in searchers:
-        for seed in seeds:
-            alg, ours = make_searcher(name, space, seed, n_init, concurrency, hw)
-            start = time.time()
-            try:
-                df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
-                               name=f"{name}_seed{seed}", label=f"{name}/seed{seed}",
-                               progress_every=max(10, budget // 4), resume=resume)
-            except Exception as e:  # one broken run must not cost the others: report it and go on
-                print(f"[failed] {name:<13} seed {seed}: {type(e).__name__}: {str(e)[:300]}", flush=True)
-                continue
-            wall = time.time() - start
-            df["searcher"], df["seed"], df["run_wall_s"] = name, seed, wall
-            df["suggest_s"] = ours.suggest_time_s if ours is not None else float("nan")
-            # seconds since the run started (a resumed run: since its first result)
-            df["completed_at"] = (df["timestamp"] - min(start, df["timestamp"].min()) if "timestamp" in df
-                                  else range(len(df)))
-            df.to_parquet(out / "runs" / f"{name}_seed{seed}.parquet", index=False)  # kept even if a later run dies
-            frames.append(df)
-            feas = int(df["feasible"].sum()) if "feasible" in df else 0
-            print(f"[done] {name:<13} seed {seed}: {len(df)} trials ({feas} feasible) in {wall:.0f}s"
-                  + (f", suggest {ours.suggest_time_s:.1f}s" if ours is not None else "")
-                  + (f", {ours.n_fallbacks} random fallback batches" if ours is not None and ours.n_fallbacks else ""),
-                  flush=True)
+    for (name, seed), (alg, ours) in built.items():
+        start = time.time()
+        try:
+            df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
+                           name=f"{name}_seed{seed}", label=f"{name}/seed{seed}",
+                           progress_every=max(10, budget // 4), resume=resume)
+            if df.empty or "err" not in df:
+                raise RuntimeError(f"the run returned no results ({len(df)} rows)")
+        except Exception as e:  # one broken run must not cost the others: report it and go on
+            line = f"[failed] {name:<13} seed {seed}: {type(e).__name__}: {str(e)[:300]}"
+            print(line, flush=True)
+            failed.append(line)
+            continue
+        wall = time.time() - start
+        df["searcher"], df["seed"], df["run_wall_s"] = name, seed, wall
+        df["suggest_s"] = ours.suggest_time_s if ours is not None else float("nan")
+        # seconds since the run started (a resumed run: since its first result)
+        df["completed_at"] = (df["timestamp"] - min(start, df["timestamp"].min()) if "timestamp" in df
+                              else range(len(df)))
+        df.to_parquet(out / "runs" / f"{name}_seed{seed}.parquet", index=False)  # kept even if a later run dies
+        frames.append(df)
+        feas = int(df["feasible"].sum()) if "feasible" in df else 0
+        print(f"[done] {name:<13} seed {seed}: {len(df)} trials ({feas} feasible) in {wall:.0f}s"
+              + (f", suggest {ours.suggest_time_s:.1f}s" if ours is not None else "")
+              + (f", {ours.n_fallbacks} random fallback batches" if ours is not None and ours.n_fallbacks else ""),
+              flush=True)
     if not frames:
         raise RuntimeError("every (searcher, seed) run failed; see the [failed] lines above")
-    return pd.concat(frames, ignore_index=True)
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True), failed
 
 
 PROBE_SEED, PROBE_N = 20251122, 48
@@ -136,6 +191,8 @@ def probe_bounds(evaluate: Callable[[dict], dict], space: Space, n: int = PROBE_
     import numpy as np
 
     from .analysis import bounds_from
+
+    import pandas as pd
 
     rng = np.random.default_rng(PROBE_SEED)
     rows = [evaluate(c) for c in space.sample(rng, n)]
