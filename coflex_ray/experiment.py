@@ -54,7 +54,10 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     p.add_argument("--trial-timeout", type=float, default=None, metavar="S",
                    help="seconds one evaluation may take before its trial is recorded as failed (0: no limit; "
                         "default 900)")
-    p.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="trials running at once")
+    p.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="trials running at once per run")
+    p.add_argument("--parallel-runs", type=int, default=1, metavar="K",
+                   help="(searcher, seed) runs at once, each with its own --concurrency (fill a cluster: "
+                        "K x concurrency <= its CPUs); default 1")
     p.add_argument("--address", default=None, help="existing Ray cluster (default: start a local Ray)")
     p.add_argument("--out", default=f"results/{benchmark}", help="output folder")
     p.add_argument("--resume", action="store_true",
@@ -106,6 +109,8 @@ def validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--trial-timeout {args.trial_timeout} must be >= 0 seconds (0: no limit)")
     if args.concurrency < 1:
         raise UsageError(f"--concurrency {args.concurrency} must be at least 1")
+    if args.parallel_runs < 1:
+        raise UsageError(f"--parallel-runs {args.parallel_runs} must be at least 1")
     if args.resume and not (Path(args.out) / "ray_results").is_dir():
         raise UsageError(f"--resume: no interrupted study in --out {args.out} (no ray_results folder there)")
     if len(set(args.seeds)) != len(args.seeds):
@@ -145,10 +150,10 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     print(f"hardware evaluator: " + (f"measured latency (ms) on {args.device} (HELP / HW-NAS-Bench table)"
                                      if args.device else f"{args.fidelity} (EDP in uJ*ms at 1 GHz)"))
     print(f"study: {', '.join(args.searchers)} x seeds {args.seeds}, budget {args.budget}, n_init {args.n_init}, "
-          f"concurrency {args.concurrency}")
+          f"concurrency {args.concurrency}" + (f", {args.parallel_runs} runs at once" if args.parallel_runs > 1 else ""))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    init_ray(args.address, num_cpus=None if args.address else args.concurrency)
+    init_ray(args.address, num_cpus=None if args.address else args.concurrency * args.parallel_runs)
     pool = None if args.device else HardwarePool(args.fidelity, path=args.hw_cache)
     if bounds is None:
         start = time.time()
@@ -164,7 +169,8 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     trainable = partial(cosearch_trial, spec=spec, hardware=pool)
     start = time.time()
     try:
-        results, failed = run_study(trainable, space, built, args.budget, out, resume=args.resume)
+        results, failed = run_study(trainable, space, built, args.budget, out, resume=args.resume,
+                                    parallel_runs=args.parallel_runs)
     except RuntimeError as e:  # every run failed: nothing to tabulate
         print(f"error: {e}", file=sys.stderr)
         return 1

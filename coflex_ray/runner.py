@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -45,9 +45,11 @@ class _Progress:
         from ray.tune import Callback
 
         class Progress(Callback):
-            def __init__(self, label: str, budget: int, metric: str, every: int) -> None:
+            def __init__(self, label: str, budget: int, metric: str, every: int,
+                         sink: Callable[[str], None] | None = None) -> None:
                 self.label, self.budget, self.metric, self.done = label, budget, metric, 0
                 self.every, self.start = every, time.time()
+                self.sink = sink or (lambda line: print(line, flush=True))
 
             def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
                 self.done += 1
@@ -55,12 +57,12 @@ class _Progress:
                     return
                 res = trial.last_result or {}
                 val = res.get(self.metric, float("nan"))
-                print(f"[{self.label}] trial {self.done}/{self.budget} {self.metric}={val:.4g} "
-                      f"({time.time() - self.start:.0f}s)", flush=True)
+                self.sink(f"[{self.label}] trial {self.done}/{self.budget} {self.metric}={val:.4g} "
+                          f"({time.time() - self.start:.0f}s)")
 
             def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
                 self.done += 1
-                print(f"[{self.label}] trial {self.done}/{self.budget} ERROR {trial.trial_id}", flush=True)
+                self.sink(f"[{self.label}] trial {self.done}/{self.budget} ERROR {trial.trial_id}")
 
         return Progress(*args, **kwargs)
 
@@ -68,24 +70,25 @@ class _Progress:
 def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budget: int, *,
               storage_path: str | Path, name: str, label: str, metric: str = "err",
               cpus_per_trial: float = 1.0, quiet: bool = False, progress_every: int = 1,
-              resume: bool = False) -> pd.DataFrame:
+              resume: bool = False, sink: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Run ``budget`` trials of ``trainable`` with ``search_alg`` and return ``get_dataframe()``.
 
     ``resume``: if ``storage_path/name`` holds an earlier, interrupted run of the same experiment,
     continue it with ``Tuner.restore`` (completed trials kept, the searcher's saved state restored,
     errored and unfinished trials re-run) instead of starting over.
 
-    ``progress_every``: print a progress line every that many finished trials (and at the end).
+    ``progress_every``: print a progress line every that many finished trials (and at the end), or hand
+    it to ``sink`` (a run inside a Ray task sends its lines to the driver that way).
     The table gets the columns of every reported metric plus ``config/<key>`` columns, as Tune
     writes them.
     """
     from ray import tune
 
     trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial})
-    callbacks = [] if quiet else [_Progress(label, budget, metric, progress_every)]
+    callbacks = [] if quiet else [_Progress(label, budget, metric, progress_every, sink)]
     path = Path(storage_path).resolve() / name
     if resume and tune.Tuner.can_restore(str(path)):
-        print(f"[{label}] resuming the interrupted run in {path}", flush=True)
+        (sink or print)(f"[{label}] resuming the interrupted run in {path}")
         tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True, resume_errored=False,
                                    restart_errored=True, param_space=param_space)
         return tuner.fit().get_dataframe()

@@ -131,8 +131,45 @@ def build_searchers(names: list[str], space: Space, seeds: list[int], n_init: in
     return built
 
 
+def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, budget: int, out: Path,
+             resume: bool, sink: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """One (searcher, seed) Tuner run: (Ray's result table, our searcher's ``suggest_s``/``n_fallbacks``)."""
+    from .runner import run_tuner
+
+    start = time.time()
+    df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
+                   name=f"{name}_seed{seed}", label=f"{name}/seed{seed}", progress_every=max(10, budget // 4),
+                   resume=resume, sink=sink)
+    if df.empty or "err" not in df:
+        raise RuntimeError(f"the run returned no results ({len(df)} rows)")
+    inner = getattr(alg, "searcher", alg)  # ConcurrencyLimiter -> the searcher it wraps
+    return df, {"wall_s": time.time() - start, "start": start,
+                "suggest_s": float(getattr(inner, "suggest_time_s", float("nan"))),
+                "n_fallbacks": int(getattr(inner, "n_fallbacks", 0))}
+
+
+def _finish(df: pd.DataFrame, stats: dict[str, float], name: str, seed: int, out: Path) -> pd.DataFrame:
+    """Add the study columns, save the run's table at once (kept if a later run dies), print ``[done]``."""
+    df["searcher"], df["seed"], df["run_wall_s"], df["suggest_s"] = name, seed, stats["wall_s"], stats["suggest_s"]
+    # seconds since the run started (a resumed run: since its first result)
+    df["completed_at"] = (df["timestamp"] - min(stats["start"], df["timestamp"].min()) if "timestamp" in df
+                          else range(len(df)))
+    df.to_parquet(out / "runs" / f"{name}_seed{seed}.parquet", index=False)
+    feas = int(df["feasible"].sum()) if "feasible" in df else 0
+    print(f"[done] {name:<13} seed {seed}: {len(df)} trials ({feas} feasible) in {stats['wall_s']:.0f}s"
+          + (f", suggest {stats['suggest_s']:.1f}s" if stats["suggest_s"] == stats["suggest_s"] else "")
+          + (f", {stats['n_fallbacks']} random fallback batches" if stats["n_fallbacks"] else ""), flush=True)
+    return df
+
+
+def _failed(name: str, seed: int, e: BaseException) -> str:
+    line = f"[failed] {name:<13} seed {seed}: {type(e).__name__}: {str(e)[:300]}"
+    print(line, flush=True)
+    return line
+
+
 def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], tuple[Any, Any]], budget: int,
-              out: Path, resume: bool = False) -> tuple[pd.DataFrame, list[str]]:
+              out: Path, resume: bool = False, parallel_runs: int = 1) -> tuple[pd.DataFrame, list[str]]:
     """Run every (searcher, seed) of ``built`` (see :func:`build_searchers`), print one line per run.
 
     Returns the concatenated table of the runs that finished and the ``[failed]`` lines of those that
@@ -142,42 +179,71 @@ def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], tu
     the trial's result), ``run_wall_s`` and ``suggest_s`` (time spent inside our searchers'
     ``suggest``; NaN for built-ins).  ``resume``: runs found in ``out/ray_results`` are continued (or
     just read, if complete).
-    """
-    from .runner import run_tuner
 
-    frames, failed = [], []
+    ``parallel_runs`` > 1 runs that many Tuner runs at once, each as its own Tune driver inside a Ray
+    task (``num_cpus=0``, pinned to this node so ``out`` is where the driver writes it; its trials
+    go anywhere in the cluster), so a study of many (searcher, seed) runs fills a cluster.  Tune's
+    driver is not thread-safe (measured: two ``Tuner.fit()`` in threads of one process break its
+    registry), hence tasks.  Progress lines travel back through a Ray queue.
+    """
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    for (name, seed), (alg, ours) in built.items():
-        start = time.time()
-        try:
-            df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
-                           name=f"{name}_seed{seed}", label=f"{name}/seed{seed}",
-                           progress_every=max(10, budget // 4), resume=resume)
-            if df.empty or "err" not in df:
-                raise RuntimeError(f"the run returned no results ({len(df)} rows)")
-        except Exception as e:  # one broken run must not cost the others: report it and go on
-            line = f"[failed] {name:<13} seed {seed}: {type(e).__name__}: {str(e)[:300]}"
-            print(line, flush=True)
-            failed.append(line)
-            continue
-        wall = time.time() - start
-        df["searcher"], df["seed"], df["run_wall_s"] = name, seed, wall
-        df["suggest_s"] = ours.suggest_time_s if ours is not None else float("nan")
-        # seconds since the run started (a resumed run: since its first result)
-        df["completed_at"] = (df["timestamp"] - min(start, df["timestamp"].min()) if "timestamp" in df
-                              else range(len(df)))
-        df.to_parquet(out / "runs" / f"{name}_seed{seed}.parquet", index=False)  # kept even if a later run dies
-        frames.append(df)
-        feas = int(df["feasible"].sum()) if "feasible" in df else 0
-        print(f"[done] {name:<13} seed {seed}: {len(df)} trials ({feas} feasible) in {wall:.0f}s"
-              + (f", suggest {ours.suggest_time_s:.1f}s" if ours is not None else "")
-              + (f", {ours.n_fallbacks} random fallback batches" if ours is not None and ours.n_fallbacks else ""),
-              flush=True)
+    frames, failed = [], []
+    if parallel_runs <= 1:
+        for (name, seed), (alg, _) in built.items():
+            try:
+                frames.append(_finish(*_execute(trainable, space, alg, name, seed, budget, out, resume),
+                                      name, seed, out))
+            except Exception as e:  # one broken run must not cost the others: report it and go on
+                failed.append(_failed(name, seed, e))
+    else:
+        frames, failed = _run_parallel(trainable, space, built, budget, out, resume, parallel_runs)
     if not frames:
         raise RuntimeError("every (searcher, seed) run failed; see the [failed] lines above")
     import pandas as pd
 
+    order = {key: i for i, key in enumerate(built)}  # the study's order, whatever order runs finished in
+    frames.sort(key=lambda f: order[f["searcher"].iat[0], int(f["seed"].iat[0])])
     return pd.concat(frames, ignore_index=True), failed
+
+
+def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int], tuple[Any, Any]], budget: int,
+                  out: Path, resume: bool, k: int) -> tuple[list[pd.DataFrame], list[str]]:
+    import ray
+    from ray.util.queue import Empty, Queue
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    queue = Queue(actor_options={"num_cpus": 0})
+    remote = ray.remote(num_cpus=0, max_retries=0, scheduling_strategy=here)(_execute_remote)
+    todo, running, frames, failed = list(built.items()), {}, [], []
+
+    def drain() -> None:
+        while True:
+            try:
+                print(queue.get_nowait(), flush=True)
+            except Empty:
+                return
+
+    while todo or running:
+        while todo and len(running) < k:
+            (name, seed), (alg, _) = todo.pop(0)
+            running[remote.remote(trainable, space, alg, name, seed, budget, out, resume, queue)] = (name, seed)
+        done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+        drain()
+        for ref in done:
+            name, seed = running.pop(ref)
+            try:
+                frames.append(_finish(*ray.get(ref), name, seed, out))
+            except Exception as e:  # a run that raised (or whose task died): report it and go on
+                failed.append(_failed(name, seed, e))
+    drain()
+    return frames, failed
+
+
+def _execute_remote(trainable: Callable, space: Space, alg: Any, name: str, seed: int, budget: int, out: Path,
+                    resume: bool, queue: Any) -> tuple[pd.DataFrame, dict[str, float]]:
+    """:func:`_execute` inside a Ray task; progress lines go to the driver through ``queue``."""
+    return _execute(trainable, space, alg, name, seed, budget, out, resume, sink=queue.put)
 
 
 PROBE_SEED, PROBE_N = 20251122, 48

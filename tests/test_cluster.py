@@ -13,6 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -99,17 +101,15 @@ def _running_a_trial(raylet: int) -> bool:
     return False
 
 
-@pytest.mark.slow
-def test_study_on_two_nodes_survives_losing_the_worker(tmp_path):
-    """Head + worker node on this machine; the main job runs against them; once trials have run on
-    both nodes the worker's raylet is SIGKILLed.  The study must finish on the head with every trial
-    of the budget exactly once, none lost to the dead node."""
+@contextmanager
+def _two_nodes() -> Iterator[dict]:
+    """Head + worker node (1 CPU each) on this machine; yields the environment to run commands in;
+    stops exactly their processes afterwards."""
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     temp = tempfile.mkdtemp(prefix="crray", dir="/tmp")  # short: Ray's socket paths must stay < 108 chars
     head = _ray("start", "--head", f"--port={PORT}", "--num-cpus=1", "--include-dashboard=false",
                 "--disable-usage-stats", f"--temp-dir={temp}", "--min-worker-port=21000", "--max-worker-port=21999",
                 env=env)
-    proc = None
     try:
         assert head.returncode == 0, head.stderr[-2000:]
         worker = _ray("start", f"--address=127.0.0.1:{PORT}", "--num-cpus=1", "--disable-usage-stats",
@@ -120,45 +120,83 @@ def test_study_on_two_nodes_survives_losing_the_worker(tmp_path):
             if status.stdout.count("node_") >= 2:
                 break
             time.sleep(2)
-        out, bounds = tmp_path / "out", tmp_path / "bounds.json"
-        bounds.write_text(json.dumps({"err": [14.0, 24.0], "log10_edp": [0.5, 5.5]}))  # skips the probe
-        cmd = [sys.executable, str(ROOT / "experiments" / "sss.py"), "--searchers", "random", "coflex", "--seeds",
-               "0", "--budget", str(BUDGET), "--n-init", "3", "--bounds", str(bounds), "--out", str(out),
-               "--address", f"127.0.0.1:{PORT}"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                cwd=tmp_path)
-        raylets = _worker_raylet()
-        assert len(raylets) == 1, raylets
-        killed_at, deadline = None, time.time() + 600
-        while proc.poll() is None and time.time() < deadline:
-            # kill once the worker has finished trials and is running one right now
-            if len({n for _, n in _node_ids(out / "ray_results")}) >= 2 and _running_a_trial(raylets[0]):
-                os.kill(raylets[0], signal.SIGKILL)
-                killed_at = time.time()
-                break
-            time.sleep(0.05)
-        assert killed_at is not None, "the study ended before the worker node could be caught running a trial"
-        stdout, _ = proc.communicate(timeout=900)
-        assert proc.returncode == 0, stdout[-3000:]
-        df = pd.read_parquet(out / "results.parquet")
-        assert df.groupby("searcher").size().to_dict() == {"random": BUDGET, "coflex": BUDGET}, stdout[-3000:]
-        assert df["trial_id"].is_unique  # nothing run twice into the table
-        assert df["node_id"].nunique() == 2, df["node_id"].value_counts()  # trials ran on both nodes
-        late = df[df["timestamp"] > killed_at + 60]  # long after the kill, only the head is left
-        assert late["node_id"].nunique() <= 1
-        lost = df["error"].fillna("").str.contains("RayActorError|ActorDied|NodeDied|died", regex=True)
-        assert not lost.any(), df.loc[lost, "error"].tolist()  # no trial recorded as failed because of the node
-        assert "[failed]" not in stdout
-        retries = _retries(out / "ray_results")
-        print(f"node loss: {len(df)} trials, {df['trial_id'].nunique()} unique, per node "
-              f"{df['node_id'].str[:8].value_counts().to_dict()}, {retries} trial retries")
-        assert retries >= 1  # the trial that was running on the dead node was retried, not lost
+        yield env
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
         _stop(temp)
         _stop(f"127.0.0.1:{PORT}")  # the worker node's processes name the head's address
     assert not _own_pids(temp)
+
+
+@pytest.mark.slow
+def test_study_on_two_nodes_survives_losing_the_worker(tmp_path):
+    """Head + worker node on this machine; the main job runs against them; once trials have run on
+    both nodes the worker's raylet is SIGKILLed.  The study must finish on the head with every trial
+    of the budget exactly once, none lost to the dead node."""
+    proc = None
+    with _two_nodes() as env:
+        try:
+            out, bounds = tmp_path / "out", tmp_path / "bounds.json"
+            bounds.write_text(json.dumps({"err": [14.0, 24.0], "log10_edp": [0.5, 5.5]}))  # skips the probe
+            cmd = [sys.executable, str(ROOT / "experiments" / "sss.py"), "--searchers", "random", "coflex",
+                   "--seeds", "0", "--budget", str(BUDGET), "--n-init", "3", "--bounds", str(bounds), "--out",
+                   str(out), "--address", f"127.0.0.1:{PORT}"]
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                    cwd=tmp_path)
+            raylets = _worker_raylet()
+            assert len(raylets) == 1, raylets
+            killed_at, deadline = None, time.time() + 600
+            while proc.poll() is None and time.time() < deadline:
+                # kill once the worker has finished trials and is running one right now
+                if len({n for _, n in _node_ids(out / "ray_results")}) >= 2 and _running_a_trial(raylets[0]):
+                    os.kill(raylets[0], signal.SIGKILL)
+                    killed_at = time.time()
+                    break
+                time.sleep(0.05)
+            assert killed_at is not None, "the study ended before the worker node could be caught running a trial"
+            stdout, _ = proc.communicate(timeout=900)
+        finally:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, stdout[-3000:]
+    df = pd.read_parquet(out / "results.parquet")
+    assert df.groupby("searcher").size().to_dict() == {"random": BUDGET, "coflex": BUDGET}, stdout[-3000:]
+    assert df["trial_id"].is_unique  # nothing run twice into the table
+    assert df["node_id"].nunique() == 2, df["node_id"].value_counts()  # trials ran on both nodes
+    late = df[df["timestamp"] > killed_at + 60]  # long after the kill, only the head is left
+    assert late["node_id"].nunique() <= 1
+    lost = df["error"].fillna("").str.contains("RayActorError|ActorDied|NodeDied|died", regex=True)
+    assert not lost.any(), df.loc[lost, "error"].tolist()  # no trial recorded as failed because of the node
+    assert "[failed]" not in stdout
+    retries = _retries(out / "ray_results")
+    print(f"node loss: {len(df)} trials, {df['trial_id'].nunique()} unique, per node "
+          f"{df['node_id'].str[:8].value_counts().to_dict()}, {retries} trial retries")
+    assert retries >= 1  # the trial that was running on the dead node was retried, not lost
+
+
+@pytest.mark.slow
+def test_parallel_runs_keep_both_nodes_busy_with_different_runs(tmp_path):
+    """``--parallel-runs 2`` with one trial at a time per run on a two-node cluster of 1 CPU each: the two
+    runs' trials must overlap in time on different nodes (a sequential study could never do that)."""
+    with _two_nodes() as env:
+        out, bounds = tmp_path / "out", tmp_path / "bounds.json"
+        bounds.write_text(json.dumps({"err": [14.0, 24.0], "log10_edp": [0.5, 5.5]}))  # skips the probe
+        proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "sss.py"), "--searchers", "random",
+                               "coflex", "--seeds", "0", "--budget", "8", "--n-init", "3", "--concurrency", "1",
+                               "--parallel-runs", "2", "--bounds", str(bounds), "--out", str(out), "--address",
+                               f"127.0.0.1:{PORT}"], capture_output=True, text=True, timeout=900, env=env,
+                              cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 runs at once" in proc.stdout and "[coflex/seed0] trial 8/8" in proc.stdout  # progress reached us
+    df = pd.read_parquet(out / "results.parquet")
+    assert df.groupby("searcher").size().to_dict() == {"random": 8, "coflex": 8} and df["trial_id"].is_unique
+    # each trial's busy interval on its node: [end - time_total_s, end]
+    df["end"], df["begin"] = df["timestamp"], df["timestamp"] - df["time_total_s"]
+    overlaps = [(a.node_id, b.node_id) for a in df[df.searcher == "random"].itertuples()
+                for b in df[df.searcher == "coflex"].itertuples()
+                if a.node_id != b.node_id and a.begin < b.end and b.begin < a.end]
+    print(f"parallel runs: {len(df)} trials, per node {df['node_id'].str[:8].value_counts().to_dict()}, "
+          f"{len(overlaps)} overlapping cross-node trial pairs")
+    assert df["node_id"].nunique() == 2 and overlaps
 
 
 def test_cluster_yaml_passes_rays_own_validation():
