@@ -13,6 +13,11 @@ Shared by every experiment.  Conventions (all objectives minimised):
   box).  Points beyond the reference contribute nothing.
 * **IGD / IGD+**: pymoo's indicators, in the normalised space, against a reference front that is
   the non-dominated union of every feasible point every method found in the study.
+* **Against a benchmark's reference front** (:mod:`coflex_ray.reference_fronts`; exact where the
+  tables allow): objectives normalised by that front's ideal and nadir, ``hv_frac`` = a run's HV as a
+  fraction of the front's own HV (reference point 1.1), ``igd_plus_ref`` = IGD+ to that front, and
+  the evaluations a run needed to reach 90 % / 95 % of the front's HV (NaN: never reached).
+  :func:`rank_tests` compares one searcher with every other over seeds (Mann-Whitney U).
 """
 
 from __future__ import annotations
@@ -159,17 +164,84 @@ def run_metrics(run: pd.DataFrame, bounds: dict, front: np.ndarray) -> dict[str,
     }
 
 
-def per_run_table(results: pd.DataFrame, bounds: dict) -> pd.DataFrame:
+def reference_metrics(run: pd.DataFrame, reference) -> dict[str, float]:
+    """Indicators of one run against a benchmark's reference front (a
+    :class:`coflex_ray.reference_fronts.ReferenceFront`), in its ideal/nadir normalisation."""
+    from pymoo.indicators.igd_plus import IGDPlus
+
+    bounds, front_hv = reference.bounds, reference.hv
+    Y = normalise(objective_matrix(run, reference.hw), bounds)
+    curve = hv_curve(run, bounds)
+    out = {"hv_frac": float(curve[-1]) / front_hv if len(curve) else 0.0,
+           "igd_plus_ref": float(IGDPlus(normalise(reference.points, bounds))(Y[nondominated(Y)])) if len(Y)
+           else float("nan")}
+    for pct in (90, 95):
+        hit = np.flatnonzero(curve >= pct / 100 * front_hv)
+        out[f"evals_to_{pct}pct_ref_hv"] = float(hit[0] + 1) if len(hit) else float("nan")
+    return out
+
+
+REFERENCE_COLUMNS = ("hv_frac", "igd_plus_ref", "evals_to_90pct_ref_hv", "evals_to_95pct_ref_hv")
+
+
+def per_run_table(results: pd.DataFrame, bounds: dict, reference=None) -> pd.DataFrame:
+    """One row per (searcher, seed): indicators in the study's ``bounds`` and, with a ``reference``
+    front, against it (:data:`REFERENCE_COLUMNS`)."""
     front = reference_front(results, bounds)
-    rows = [{"searcher": s, "seed": seed, **run_metrics(run, bounds, front)}
+    rows = [{"searcher": s, "seed": seed, **run_metrics(run, bounds, front),
+             **(reference_metrics(run, reference) if reference is not None else {})}
             for (s, seed), run in results.groupby(["searcher", "seed"], sort=False)]
     return pd.DataFrame(rows)
+
+
+def rank_tests(per_run: pd.DataFrame, ours: str = "coflex",
+               metrics: Sequence[tuple[str, str]] = (("hv_frac", "greater"), ("igd_plus_ref", "less"))
+               ) -> pd.DataFrame:
+    """``ours`` against every other searcher, per indicator: medians, their difference and the
+    one-sided Mann-Whitney U p-value that ``ours`` is better (``greater`` for HV-like, ``less`` for
+    distance-like indicators) over the runs' seeds.  Unpaired: built-in searchers under concurrency
+    are not fixed by their seed, so seeds do not pair runs."""
+    from scipy.stats import mannwhitneyu
+
+    rows = []
+    if ours not in set(per_run["searcher"]):
+        return pd.DataFrame(rows)
+    a_all = per_run[per_run["searcher"] == ours]
+    for other, b_all in per_run[per_run["searcher"] != ours].groupby("searcher", sort=False):
+        for col, better in metrics:
+            if col not in per_run:
+                continue
+            a, b = a_all[col].dropna().to_numpy(), b_all[col].dropna().to_numpy()
+            both = np.concatenate([a, b])
+            # exact distribution for the few seeds studies have; the normal approximation only with ties
+            method = "asymptotic" if len(np.unique(both)) < len(both) else "exact"
+            p = (float(mannwhitneyu(a, b, alternative=better, method=method).pvalue) if len(a) and len(b)
+                 else float("nan"))
+            rows.append({"ours": ours, "other": other, "metric": col, "ours_median": float(np.median(a)) if len(a)
+                         else float("nan"), "other_median": float(np.median(b)) if len(b) else float("nan"),
+                         "n_ours": len(a), "n_other": len(b), "p_mannwhitney": p, "better_if": better})
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["difference"] = out["ours_median"] - out["other_median"]
+    return out
+
+
+def format_rank_tests(tests: pd.DataFrame) -> str:
+    """One line per (other searcher, indicator); says when there are too few seeds for a claim."""
+    if tests.empty:
+        return "rank tests: not run (no runs of the searcher to compare)"
+    lines = []
+    for r in tests.itertuples():
+        note = "" if min(r.n_ours, r.n_other) >= 10 else f"  (only {min(r.n_ours, r.n_other)} seeds: no claim)"
+        lines.append(f"{r.ours} vs {r.other:<13} {r.metric:<13} {r.ours_median:.4f} vs {r.other_median:.4f} "
+                     f"(diff {r.difference:+.4f}), one-sided Mann-Whitney p = {r.p_mannwhitney:.3g}{note}")
+    return "\n".join(lines)
 
 
 def summary_table(per_run: pd.DataFrame) -> pd.DataFrame:
     """Per searcher: median and IQR over seeds of every indicator."""
     cols = ["hv", "igd", "igd_plus", "best_err", f"best_{_hw_of_table(per_run)}", "evals_to_95pct_hv", "wall_s",
-            "suggest_s"]
+            "suggest_s"] + [c for c in REFERENCE_COLUMNS if c in per_run]
     g = per_run.groupby("searcher", sort=False)[cols]
     med, q1, q3 = g.median(), g.quantile(0.25), g.quantile(0.75)
     out = pd.DataFrame(index=med.index)
@@ -177,7 +249,7 @@ def summary_table(per_run: pd.DataFrame) -> pd.DataFrame:
         out[f"{c}_median"] = med[c]
         out[f"{c}_iqr"] = q3[c] - q1[c]
     out["seeds"] = g.size()
-    return out.sort_values("hv_median", ascending=False)
+    return out.sort_values("hv_frac_median" if "hv_frac" in per_run else "hv_median", ascending=False)
 
 
 def _hw_of_table(table: pd.DataFrame) -> str:
@@ -196,10 +268,16 @@ def format_summary(summary: pd.DataFrame) -> str:
     hw = _hw_of_table(summary)
     head = (f"{'searcher':<14} {'HV':>15} {'IGD':>15} {'IGD+':>15} {'best err':>15} {'best ' + hw:>19} "
             f"{'evals->95%HV':>13} {'wall s':>13} {'suggest s':>13}")
+    ref = "hv_frac_median" in summary
+    if ref:
+        head += f" {'HV frac (ref)':>15} {'IGD+ (ref)':>15} {'evals->90%ref':>13} {'evals->95%ref':>13}"
     lines = [head]
     for name, r in summary.iterrows():
         lines.append(f"{name:<14} {cell(r, 'hv', '.4f'):>15} {cell(r, 'igd', '.4f'):>15} {cell(r, 'igd_plus', '.4f'):>15} "
                      f"{cell(r, 'best_err', '.3f'):>15} {cell(r, 'best_' + hw, '.3g'):>19} "
                      f"{cell(r, 'evals_to_95pct_hv', '.0f'):>13} {cell(r, 'wall_s', '.0f'):>13} "
-                     f"{cell(r, 'suggest_s', '.1f'):>13}")
+                     f"{cell(r, 'suggest_s', '.1f'):>13}"
+                     + (f" {cell(r, 'hv_frac', '.4f'):>15} {cell(r, 'igd_plus_ref', '.4f'):>15} "
+                        f"{cell(r, 'evals_to_90pct_ref_hv', '.0f'):>13} {cell(r, 'evals_to_95pct_ref_hv', '.0f'):>13}"
+                        if ref else ""))
     return "\n".join(lines)

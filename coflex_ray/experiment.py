@@ -133,6 +133,9 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
                         timeout_s=args.trial_timeout or None)
         hw = spec.hw_metric
         bounds = load_bounds(args.bounds, hw) if args.bounds else None
+        from .reference_fronts import reference_front_for
+
+        reference = reference_front_for(benchmark, args.dataset, args.fidelity, args.device)
         net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
         space = net_space if args.device else joint(net_space, ACCEL_SPACE)
         # every searcher of the study, built now: a missing library or bad option fails here, not mid-study
@@ -155,7 +158,10 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     init_ray(args.address, num_cpus=None if args.address else args.concurrency * args.parallel_runs)
     pool = None if args.device else HardwarePool(args.fidelity, path=args.hw_cache)
-    if bounds is None:
+    if bounds is None and reference is not None:  # normalise by the reference front's ideal and nadir
+        bounds = reference.bounds
+        source = f"the {reference.kind} reference front's ideal and nadir"
+    elif bounds is None:
         start = time.time()
         n_probe = SMOKE["probe"] if args.smoke else PROBE_N
         bounds = probe_bounds(partial(evaluate_config, spec=spec, hardware=pool), space, n_probe, hw)
@@ -187,7 +193,8 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     err_label = ("-(RBF proxy score)" if evaluator.err_kind == "neg_rbf_score" else f"{args.dataset} error (%)")
     write_outputs(results, bounds, source, out, err_label,
                   meta={"benchmark": benchmark, "args": vars(args), "network_evaluator": evaluator.description,
-                        "err_kind": evaluator.err_kind, "machine": _machine(), "failed_runs": failed})
+                        "err_kind": evaluator.err_kind, "machine": _machine(), "failed_runs": failed},
+                  reference=reference)
     if failed:  # the finished runs are written above; the exit code still says that some did not finish
         print(f"\n{len(failed)} of {len(built)} runs failed:\n" + "\n".join(failed), file=sys.stderr)
         return 1

@@ -266,29 +266,40 @@ def probe_bounds(evaluate: Callable[[dict], dict], space: Space, n: int = PROBE_
 
 
 def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: Path, err_label: str,
-                  meta: dict) -> pd.DataFrame:
-    """Tidy table (Parquet + CSV), per-run and summary tables, run info, plots; print the summary.
+                  meta: dict, reference=None) -> pd.DataFrame:
+    """Tidy table (Parquet + CSV), per-run and summary tables, rank tests, run info, plots; print them.
 
+    ``reference``: the benchmark's reference front (:mod:`.reference_fronts`), or None where none
+    exists yet (then only the study-relative indicators are reported, and the output says so).
     (``bounds.json`` is written by the caller when the bounds are fixed, before any run.)"""
     import json
     import platform
 
-    from .analysis import format_summary, hw_metric, per_run_table, summary_table
+    from .analysis import format_rank_tests, format_summary, hw_metric, per_run_table, rank_tests, summary_table
     from .plots import plot_all
 
     results.to_parquet(out / "results.parquet", index=False)
     results.to_csv(out / "results.csv", index=False)
-    per_run = per_run_table(results, bounds)
+    per_run = per_run_table(results, bounds, reference)
     per_run.to_csv(out / "per_run.csv", index=False)
     summary = summary_table(per_run)
     summary.to_csv(out / "summary.csv")
-    (out / "run_info.json").write_text(json.dumps({**meta, "python": platform.python_version(),
+    tests = rank_tests(per_run) if reference is not None else None
+    if tests is not None:
+        tests.to_csv(out / "rank_tests.csv", index=False)
+    ref_text = (f"{reference.kind} reference front: {reference.source}" if reference is not None else
+                "no reference front for this benchmark yet: HV fraction / IGD+ against it not computed")
+    (out / "run_info.json").write_text(json.dumps({**meta, "reference_front": ref_text,
+                                                   "python": platform.python_version(),
                                                    "versions": _versions()}, indent=2, default=str))
     figs = plot_all(results, bounds, out, err_label)
     print(f"\nsummary: median [IQR] over seeds; HV of (err, log10 {hw_metric(bounds)}) normalised by {bounds_source}, "
-          f"reference point 1.1; IGD/IGD+ against the union front of all methods")
+          f"reference point 1.1; IGD/IGD+ against the union front of all methods; {ref_text}")
     print(format_summary(summary))
-    print(f"\nwritten to {out}: results.parquet/csv, per_run.csv, summary.csv, bounds.json, run_info.json, "
+    if tests is not None:
+        print("\n" + format_rank_tests(tests))
+    print(f"\nwritten to {out}: results.parquet/csv, per_run.csv, summary.csv, "
+          + ("rank_tests.csv, " if tests is not None else "") + "bounds.json, run_info.json, "
           + ", ".join(p.name for p in figs))
     return summary
 

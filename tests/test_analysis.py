@@ -1,0 +1,108 @@
+"""The yardstick: reference fronts, HV fraction, IGD+ to the reference, evaluations to a share of the
+reference HV, rank tests; every expected value below is computed by hand."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coflex_ray.analysis import per_run_table, rank_tests, reference_metrics, summary_table
+from coflex_ray.reference_fronts import ReferenceFront, nb201_device_front, output_connected, write_best_known, read_front
+
+
+def _run(points: list[tuple[float, float]], searcher: str = "s", seed: int = 0, feasible=None) -> pd.DataFrame:
+    """A result table whose (err, log10 latency_ms) are ``points``, in completion order."""
+    err, lg = zip(*points)
+    return pd.DataFrame({"err": err, "latency_ms": 10.0 ** np.array(lg), "searcher": searcher, "seed": seed,
+                         "feasible": feasible if feasible is not None else [True] * len(points),
+                         "completed_at": np.arange(len(points), dtype=float)})
+
+
+# a front from (0, 1) to (1, 0) through (0.5, 0.5): ideal (0, 0), nadir (1, 1), so normalisation is the identity
+FRONT = ReferenceFront(np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0], [0.8, 0.9]]), "latency_ms", "exact", "hand")
+
+
+def test_reference_front_keeps_only_nondominated_points_and_its_ideal_nadir():
+    assert FRONT.points.tolist() == [[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]]  # (0.8, 0.9) is dominated
+    assert FRONT.bounds == {"err": [0.0, 1.0], "log10_latency_ms": [0.0, 1.0]}
+    # HV w.r.t. (1.1, 1.1): union of boxes [0,1.1]x[1,1.1], [0.5,1.1]x[0.5,1.1], [1,1.1]x[0,1.1]
+    # = 1.1*0.1 + 0.6*0.5 + 0.1*0.5 = 0.11 + 0.30 + 0.05 = 0.46
+    assert FRONT.hv == pytest.approx(0.46)
+
+
+def test_hv_fraction_igd_plus_and_evaluations_to_reference_share():
+    # one run: (1, 1) adds 0.01; then (0.5, 0.5) -> 0.36; then the two ends -> 0.46 (all of the front)
+    run = _run([(1.0, 1.0), (0.5, 0.5), (2.0, 2.0), (0.0, 1.0), (1.0, 0.0)])
+    m = reference_metrics(run, FRONT)
+    assert m["hv_frac"] == pytest.approx(1.0)
+    assert m["igd_plus_ref"] == pytest.approx(0.0)
+    # 90 % of 0.46 = 0.414: after evaluation 4 HV = 0.36 + 0.05 (box of (0,1) beyond (0.5,0.5)) = 0.41 < 0.414,
+    # after evaluation 5 it is 0.46
+    assert m["evals_to_90pct_ref_hv"] == 5 and m["evals_to_95pct_ref_hv"] == 5
+    # a run with only the middle point: HV 0.36 -> fraction 0.36/0.46; IGD+ = mean over the 3 front
+    # points of the distance "above" (0.5, 0.5): (0,1): (0.5, 0) -> 0.5; (0.5,0.5): 0; (1,0): (0, 0.5) -> 0.5
+    m = reference_metrics(_run([(0.5, 0.5)]), FRONT)
+    assert m["hv_frac"] == pytest.approx(0.36 / 0.46)
+    assert m["igd_plus_ref"] == pytest.approx(1.0 / 3)
+    assert math.isnan(m["evals_to_90pct_ref_hv"])  # never reached
+
+
+def test_infeasible_rows_count_as_evaluations_but_add_nothing():
+    run = _run([(0.5, 0.5), (0.0, 0.0), (0.0, 1.0)], feasible=[True, False, True])
+    m = reference_metrics(run, FRONT)
+    assert m["hv_frac"] == pytest.approx(0.41 / 0.46)  # (0, 0) was infeasible: not counted
+
+
+def test_rank_tests_compare_one_searcher_with_every_other():
+    rows = [{"searcher": "coflex", "seed": k, "hv_frac": 0.9 + 0.001 * k, "igd_plus_ref": 0.01} for k in range(10)]
+    rows += [{"searcher": "random", "seed": k, "hv_frac": 0.5 + 0.001 * k, "igd_plus_ref": 0.2} for k in range(10)]
+    rows += [{"searcher": "tie", "seed": k, "hv_frac": 0.9 + 0.001 * k, "igd_plus_ref": 0.01} for k in range(10)]
+    t = rank_tests(pd.DataFrame(rows)).set_index(["other", "metric"])
+    # complete separation, 10 vs 10: one-sided exact p = 1 / C(20, 10) = 1/184756
+    assert t.loc[("random", "hv_frac"), "p_mannwhitney"] == pytest.approx(1 / 184756, rel=1e-3)
+    assert t.loc[("random", "hv_frac"), "difference"] == pytest.approx(0.4)
+    assert t.loc[("random", "igd_plus_ref"), "p_mannwhitney"] < 1e-3
+    assert t.loc[("tie", "hv_frac"), "p_mannwhitney"] > 0.4  # identical samples: no evidence
+
+
+def test_per_run_and_summary_tables_carry_the_reference_columns():
+    results = pd.concat([_run([(0.5, 0.5), (0.0, 1.0)], "a", 0), _run([(0.5, 0.5)], "a", 1),
+                         _run([(1.0, 0.0)], "b", 0)])
+    results["run_wall_s"], results["suggest_s"] = 1.0, 0.0
+    bounds = {"err": [0.0, 1.0], "log10_latency_ms": [0.0, 1.0]}
+    per_run = per_run_table(results, bounds, FRONT)
+    assert per_run.set_index(["searcher", "seed"])["hv_frac"].round(4).to_dict() == {
+        ("a", 0): round(0.41 / 0.46, 4), ("a", 1): round(0.36 / 0.46, 4), ("b", 0): round(0.11 / 0.46, 4)}
+    summary = summary_table(per_run)
+    assert list(summary.index) == ["a", "b"]  # sorted by the median HV fraction
+    assert summary.loc["a", "hv_frac_median"] == pytest.approx((0.41 + 0.36) / 2 / 0.46)
+
+
+def test_nb201_device_front_is_exact_and_leaves_out_cells_that_compute_nothing():
+    from coflex_ray.evaluators.device import latency_table
+    from coflex_ray.evaluators.nb201 import nb201_table
+
+    assert output_connected("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")  # 0 -> 3 by a skip
+    assert not output_connected("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    assert output_connected("|none~0|+|nor_conv_1x1~0|none~1|+|none~0|none~1|avg_pool_3x3~2|")
+    front = nb201_device_front("cifar10", "pixel3")
+    table, lat = nb201_table(), latency_table()["pixel3"]
+    live = np.array([output_connected(a) for a in table["arch_str"]])
+    Y = np.column_stack([100 - table["cifar10"].to_numpy(), np.log10(lat.to_numpy())])[live]
+    # no connected cell dominates a front point, and every front point is a real cell
+    for p in front.points:
+        assert not np.any(np.all(Y <= p, axis=1) & np.any(Y < p, axis=1))
+        assert np.any(np.all(np.isclose(Y, p), axis=1))
+    assert front.kind == "exact" and front.bounds["err"][0] == pytest.approx(100 - 94.373333, abs=1e-4)
+
+
+def test_best_known_front_round_trips_and_only_improves(tmp_path):
+    path = tmp_path / "front.json"
+    first = write_best_known(_run([(0.5, 0.5), (0.9, 0.9)]), "latency_ms", path, "hand run 1")
+    assert first.points.tolist() == [[0.5, 0.5]]
+    second = write_best_known(_run([(0.0, 1.0)]), "latency_ms", path, "hand run 2", previous=read_front(path))
+    assert read_front(path).points.tolist() == second.points.tolist() == [[0.0, 1.0], [0.5, 0.5]]
+    path.write_text("{broken")
+    with pytest.raises(ValueError, match="cannot read a reference front"):
+        read_front(path)
