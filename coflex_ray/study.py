@@ -47,7 +47,7 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
     are ``err`` and the hardware column ``hw``."""
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
-    kw = dict(metrics=["err", hw], modes=["min", "min"], seed=seed, log_metrics=[hw])
+    kw = dict(metric=["err", hw], mode=["min", "min"], seed=seed, log_metrics=[hw])
     # proposals per model fit: twice the trials running at once (at least 4), so one fit serves two
     # rounds of parallel trials; the pending ones are fantasised, so the batch still spreads out
     batch = max(2 * concurrency, 4)
