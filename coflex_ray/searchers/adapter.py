@@ -186,8 +186,9 @@ class AskTellSearcher(Searcher):
     def _encode(self, parameters: Mapping[str, Any]) -> np.ndarray:
         from ray.tune.utils.util import flatten_dict
 
-        flat = flatten_dict(dict(parameters), delimiter="/")
-        flat = {k: snap(v, self._floats[k]) if k in self._floats and k in flat else v for k, v in flat.items()}
+        flat = {k: v.item() if isinstance(v, np.generic) else v  # numpy scalars from a dataframe
+                for k, v in flatten_dict(dict(parameters), delimiter="/").items()}
+        flat = {k: snap(v, self._floats[k]) if k in self._floats else v for k, v in flat.items()}
         return self.space.encode(flat)
 
     # ------------------------------------------------------------------ warm start
@@ -233,7 +234,7 @@ class AskTellSearcher(Searcher):
             cols = [c for c in src.columns if c.startswith("config/")]
             for _, row in src.iterrows():
                 params = unflatten_dict({c[len("config/"):]: row[c] for c in cols})
-                self.add_evaluated_point(params, row.to_dict(), bool(row.get("error", False) is True))
+                self.add_evaluated_point(params, row.to_dict())
             return
         if hasattr(src, "get_dataframe") and hasattr(src, "__iter__") and not hasattr(src, "trials"):  # ResultGrid
             for r in src:

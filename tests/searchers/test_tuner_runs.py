@@ -58,6 +58,15 @@ def test_plain_tune_script_returns_its_pareto_set(ray_session, tmp_path):
     grid_front = [{cols[c]: v for c, v in row.items()} for row in front[list(cols)].to_dict("records")]
     assert _keys(grid_front) == _keys(cfg for cfg, _ in searcher.pareto_front())
 
+    # a later search warm-started from this run's ResultGrid
+    from coflex_ray import NSGA2Search
+
+    warm = NSGA2Search(metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"], pop_size=4)
+    warm.add_evaluated_trials(grid)
+    assert warm.set_search_properties(None, None, param_space)
+    assert len(warm.core.results) == 10 and len(warm.failed) == len(searcher.failed)
+    assert _keys(cfg for cfg, _ in warm.pareto_front()) == _keys(grid_front)
+
 
 @pytest.mark.slow
 def test_hyperopt_optimises_the_scalarisation_of_raw_metrics(ray_session, tmp_path):
