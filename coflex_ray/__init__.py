@@ -30,9 +30,9 @@ _EXPORTS = {
     "network_costs": "coflex_ray.evaluators.networks",
     "make_accuracy_evaluator": "coflex_ray.evaluators.accuracy",
     # searchers (Ray Tune Searchers; multi-objective) and their ask/tell cores (no Ray needed)
-    "CoflexSearch": "coflex_ray.searchers.coflex",
-    "BoTorchMOSearch": "coflex_ray.searchers.botorch_mo",
-    "NSGA2Search": "coflex_ray.searchers.nsga2",
+    "CoflexSearch": "coflex_ray.searchers.tune_searchers",
+    "BoTorchMOSearch": "coflex_ray.searchers.tune_searchers",
+    "NSGA2Search": "coflex_ray.searchers.tune_searchers",
     "CoflexCore": "coflex_ray.searchers.coflex",
     "BoTorchCore": "coflex_ray.searchers.botorch_mo",
     "NSGA2Core": "coflex_ray.searchers.nsga2",

@@ -71,7 +71,7 @@ def test_search_with_faulty_evaluator_reaches_budget_and_records_failures(tmp_pa
     from ray.tune.search import ConcurrencyLimiter
 
     from coflex_ray.runner import init_ray, run_tuner
-    from coflex_ray.searchers.coflex import CoflexSearch
+    from coflex_ray.searchers.tune_searchers import CoflexSearch
     from coflex_ray.trial import cosearch_trial
 
     init_ray(num_cpus=2)

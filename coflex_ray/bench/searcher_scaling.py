@@ -58,8 +58,7 @@ def _one(method: str, n: int, seed: int, queue: mp.Queue) -> None:
 def _measure(method: str, n: int, seed: int, queue: mp.Queue) -> None:
     from pymoo.problems import get_problem
 
-    from ..searchers.botorch_mo import BoTorchMOSearch
-    from ..searchers.coflex import CoflexSearch
+    from ..searchers.tune_searchers import BoTorchMOSearch, CoflexSearch
 
     space = _space()
     prob = get_problem("dtlz2", n_var=DIMS, n_obj=2)

@@ -26,9 +26,7 @@ def run(method: str, problem: str, budget: int, seed: int) -> tuple[float, float
     from pymoo.problems import get_problem
 
     from ..searchers.pareto import hypervolume
-    from ..searchers.botorch_mo import BoTorchMOSearch
-    from ..searchers.coflex import CoflexSearch
-    from ..searchers.nsga2 import NSGA2Search
+    from ..searchers.tune_searchers import BoTorchMOSearch, CoflexSearch, NSGA2Search
     from ..spaces import Dim, Space
 
     prob = get_problem(problem, **PROBLEMS[problem]["kw"])

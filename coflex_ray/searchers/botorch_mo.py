@@ -16,20 +16,19 @@ so the comparison isolates the model and the acquisition:
 * **Optimisation**: ``optimize_acqf_discrete`` over the shared candidate set (sequential greedy for
   ``q > 1``); running trials are passed as ``X_pending`` so a batch never repeats them.
 
-``BoTorchCore`` is the optimiser (ask/tell, no Ray); ``BoTorchMOSearch`` is its Ray Tune searcher.
+``BoTorchCore`` is the optimiser (ask/tell, no Ray); ``BoTorchMOSearch`` (:mod:`.tune_searchers`) is its
+Ray Tune searcher.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ..spaces import Space
-from .adapter import AskTellSearcher
-from .core import ModelCore, check_model_options
+from .core import ModelCore
 from .models import DTYPE, fit_exact_gp
 
 ACQUISITIONS = ("qnehvi", "qehvi", "qnparego")
@@ -121,31 +120,3 @@ class BoTorchCore(ModelCore):
                                                          sampler=sampler, X_pending=pending)
             cand, _ = optimize_acqf_discrete(acq, q=n, choices=choices, unique=True, max_batch_size=chunk)
         return [c.numpy() for c in cand]
-
-
-class BoTorchMOSearch(AskTellSearcher):
-    """Ray Tune searcher: qNEHVI / qEHVI / qNParEGO on an exact GP (:class:`BoTorchCore`).
-
-    Args:
-        space, metric, mode: the search space and objectives, as for every Tune searcher; see
-            :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
-        acquisition: ``"qnehvi"``, ``"qehvi"`` or ``"qnparego"``.
-        n_init: size of the Sobol initial design.
-        batch_size: proposals per model fit.
-        n_candidates: Sobol points of the candidate set.
-        mc_samples: quasi-MC samples of the acquisition.
-        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
-            of :class:`.adapter.AskTellSearcher`.
-    """
-
-    def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
-                 mode: str | Sequence[str] | None = None, *, acquisition: str = "qnehvi", n_init: int = 10,
-                 batch_size: int = 4, n_candidates: int = 1024, mc_samples: int = 128, **kwargs: Any) -> None:
-        check_model_options(n_init, batch_size)
-        check_acquisition(acquisition)
-        self.options = dict(acquisition=acquisition, n_init=n_init, batch_size=batch_size, n_candidates=n_candidates,
-                            mc_samples=mc_samples)
-        super().__init__(space, metric, mode, **kwargs)
-
-    def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> BoTorchCore:
-        return BoTorchCore(space, n_obj, self.seed, bounds=bounds, **self.options)

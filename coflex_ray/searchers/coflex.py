@@ -32,21 +32,19 @@ One batch of ``batch_size`` proposals is made as follows.
 Hypervolumes come from moocore.  Everything is seeded: the candidate set from the core's numpy
 RNG, model fitting after ``torch.manual_seed(seed, batch number)``.
 
-``CoflexCore`` is the optimiser (ask/tell, no Ray, :mod:`.core`); ``CoflexSearch`` is its Ray Tune
-searcher (:mod:`.adapter`).
+``CoflexCore`` is the optimiser (ask/tell, no Ray, :mod:`.core`); ``CoflexSearch``
+(:mod:`.tune_searchers`) is its Ray Tune searcher.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ..spaces import Space
-from .adapter import AskTellSearcher
-from .core import ModelCore, check_model_options
+from .core import ModelCore
 from .models import fit_sparse_gp, predict
 from .pareto import hypervolume, nondominated
 
@@ -147,39 +145,3 @@ class CoflexCore(ModelCore):
             chosen.append(int(pool[r]))
             front = np.vstack([front, Mn[r]])
         return chosen
-
-
-class CoflexSearch(AskTellSearcher):
-    """Ray Tune searcher: per-objective sparse GPs + Pareto fusion (:class:`CoflexCore`).
-
-    Example::
-
-        searcher = CoflexSearch(metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"])
-        tune.Tuner(trainable, param_space={"c1": tune.choice([8, 16, 32]), "X1": tune.randint(1, 65)},
-                   tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), num_samples=100))
-
-    Args:
-        space, metric, mode: the search space and objectives, as for every Tune searcher; see
-            :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
-        n_init: size of the Sobol initial design.
-        batch_size: proposals per model fit (pending ones are accounted for).
-        num_inducing: inducing points of each sparse GP.
-        n_candidates: Sobol points of the candidate set.
-        proposals_per_objective: candidates each objective proposes to the fusion.
-        beta: fusion optimism (0: posterior means, as the method describes).
-        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
-            of :class:`.adapter.AskTellSearcher`.
-    """
-
-    def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
-                 mode: str | Sequence[str] | None = None, *, n_init: int = 10, batch_size: int = 4,
-                 num_inducing: int = 128, n_candidates: int = 1024, proposals_per_objective: int = 64,
-                 beta: float = 0.0, **kwargs: Any) -> None:
-        check_model_options(n_init, batch_size)
-        check_options(num_inducing, proposals_per_objective, beta)
-        self.options = dict(n_init=n_init, batch_size=batch_size, num_inducing=num_inducing,
-                            n_candidates=n_candidates, proposals_per_objective=proposals_per_objective, beta=beta)
-        super().__init__(space, metric, mode, **kwargs)
-
-    def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> CoflexCore:
-        return CoflexCore(space, n_obj, self.seed, bounds=bounds, **self.options)

@@ -1,4 +1,6 @@
-"""NSGA-II (pymoo) as an ask/tell core and a Ray Tune searcher, through pymoo's own ask/tell interface.
+"""NSGA-II (pymoo) as an ask/tell core (no Ray), through pymoo's own ask/tell interface.
+
+``NSGA2Search`` (:mod:`.tune_searchers`) is its Ray Tune searcher.
 
 pymoo's ``NSGA2`` runs on a continuous problem over the unit cube (SBX crossover, polynomial
 mutation, rank-and-crowding survival); each individual is snapped to the space's legal values by the
@@ -17,13 +19,11 @@ core's state, so a restored search continues the same generations.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
 
 import numpy as np
 from pymoo.core.problem import Problem
 
 from ..spaces import Space
-from .adapter import AskTellSearcher
 from .candidates import Index, to_index
 from .core import Core
 from .failures import penalty
@@ -87,26 +87,3 @@ class NSGA2Core(Core):
         self.generation.set("F", F)
         self.algorithm.tell(infills=self.generation)
         self.generation = None
-
-
-class NSGA2Search(AskTellSearcher):
-    """Ray Tune searcher: pymoo NSGA-II (:class:`NSGA2Core`).
-
-    Args:
-        space, metric, mode: the search space and objectives, as for every Tune searcher; see
-            :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
-        pop_size: individuals per generation.
-        **kwargs: ``seed``, ``log_metrics``, ``infeasible_key``, ``float_levels`` of
-            :class:`.adapter.AskTellSearcher`.
-    """
-
-    def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
-                 mode: str | Sequence[str] | None = None, *, pop_size: int = 20, **kwargs: Any) -> None:
-        check_pop_size(pop_size)
-        self.pop_size = pop_size
-        if "objective_bounds" in kwargs:
-            raise ValueError("NSGA2Search takes no objective_bounds (selection is rank-based)")
-        super().__init__(space, metric, mode, **kwargs)
-
-    def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> NSGA2Core:
-        return NSGA2Core(space, n_obj, self.seed, pop_size=self.pop_size)

@@ -19,6 +19,15 @@ def f(x: np.ndarray) -> np.ndarray:
     return ZDT1.evaluate(np.array(list(SPACE.decode(x).values()), dtype=float)[None])[0]
 
 
+def test_cores_import_without_ray():
+    import subprocess
+    import sys
+
+    code = ("import sys; import coflex_ray.searchers.coflex, coflex_ray.searchers.botorch_mo, "
+            "coflex_ray.searchers.nsga2; print(sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
 def test_nsga2_core_asks_a_generation_then_waits_for_it():
     core = NSGA2Core(SPACE, n_obj=2, seed=0, pop_size=4)
     first = core.ask(6)
