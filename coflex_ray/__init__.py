@@ -29,10 +29,18 @@ _EXPORTS = {
     "nb201_network": "coflex_ray.evaluators.networks",
     "network_costs": "coflex_ray.evaluators.networks",
     "make_accuracy_evaluator": "coflex_ray.evaluators.accuracy",
-    # searchers (Ray Tune Searchers; multi-objective)
-    "CoflexSearch": "coflex_ray.searchers.coflex",
-    "BoTorchMOSearch": "coflex_ray.searchers.botorch_mo",
-    "NSGA2Search": "coflex_ray.searchers.nsga2",
+    # searchers (Ray Tune Searchers; multi-objective) and their ask/tell cores (no Ray needed)
+    "CoflexSearch": "coflex_ray.searchers.tune_searchers",
+    "BoTorchMOSearch": "coflex_ray.searchers.tune_searchers",
+    "NSGA2Search": "coflex_ray.searchers.tune_searchers",
+    "CoflexCore": "coflex_ray.searchers.coflex",
+    "BoTorchCore": "coflex_ray.searchers.botorch_mo",
+    "NSGA2Core": "coflex_ray.searchers.nsga2",
+    # wrappers letting Tune's own searchers optimise raw multi-objective metrics
+    "ScalarizedSearch": "coflex_ray.searchers.scalarize",
+    "FiniteObjectivesSearch": "coflex_ray.searchers.scalarize",
+    # the non-dominated trials of a ResultGrid / results table
+    "pareto_results": "coflex_ray.searchers.pareto",
     # Tune side
     "cosearch_trial": "coflex_ray.trial",
 }

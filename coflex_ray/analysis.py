@@ -29,6 +29,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .searchers.pareto import hypervolume, nondominated  # one home for Pareto helpers (re-exported here)
+
 HW_METRICS = {"edp": "EDP (uJ*ms)", "latency_ms": "latency (ms)"}  # column -> axis label
 REF = 1.1
 
@@ -51,25 +53,6 @@ def hw_metric(bounds: dict) -> str:
         raise ValueError(f"bounds need 'err' and exactly one of "
                          f"{', '.join('log10_' + h for h in HW_METRICS)}; got keys {sorted(bounds)}")
     return check_hw(keys[0])
-
-
-def nondominated(Y: np.ndarray) -> np.ndarray:
-    """Boolean mask of the non-dominated rows of ``Y`` (minimisation), via moocore."""
-    import moocore
-
-    Y = np.asarray(Y, dtype=float)
-    if len(Y) == 0:
-        return np.zeros(0, dtype=bool)
-    return np.asarray(moocore.is_nondominated(Y, maximise=False, keep_weakly=False))
-
-
-def hypervolume(Y: np.ndarray, ref: Sequence[float]) -> float:
-    """Exact hypervolume of ``Y`` (minimisation) w.r.t. ``ref``; points not better than ``ref`` are dropped."""
-    import moocore
-
-    Y, ref = np.asarray(Y, dtype=float).reshape(-1, len(ref)), np.asarray(ref, dtype=float)
-    Y = Y[np.all(Y < ref, axis=1)]
-    return float(moocore.hypervolume(Y, ref=ref)) if len(Y) else 0.0
 
 
 def objective_matrix(df: pd.DataFrame, hw: str = "edp") -> np.ndarray:

@@ -71,20 +71,20 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
     are ``err`` and the hardware column ``hw``."""
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
-    kw = dict(metrics=["err", hw], modes=["min", "min"], seed=seed, log_metrics=[hw])
+    kw = dict(metric=["err", hw], mode=["min", "min"], seed=seed, log_metrics=[hw])
     # proposals per model fit: twice the trials running at once (at least 4), so one fit serves two
     # rounds of parallel trials; the pending ones are fantasised, so the batch still spreads out
     batch = max(2 * concurrency, 4)
     if name == "coflex":
-        from .searchers.coflex import CoflexSearch
+        from .searchers.tune_searchers import CoflexSearch
 
         ours = CoflexSearch(space, n_init=n_init, batch_size=batch, **kw)
     elif name in ("qnehvi", "qehvi", "qnparego"):
-        from .searchers.botorch_mo import BoTorchMOSearch
+        from .searchers.tune_searchers import BoTorchMOSearch
 
         ours = BoTorchMOSearch(space, acquisition=name, n_init=n_init, batch_size=batch, **kw)
     elif name == "nsga2":
-        from .searchers.nsga2 import NSGA2Search
+        from .searchers.tune_searchers import NSGA2Search
 
         ours = NSGA2Search(space, pop_size=max(n_init, 4), **kw)
     elif name == "random":

@@ -71,12 +71,12 @@ def test_search_with_faulty_evaluator_reaches_budget_and_records_failures(tmp_pa
     from ray.tune.search import ConcurrencyLimiter
 
     from coflex_ray.runner import init_ray, run_tuner
-    from coflex_ray.searchers.coflex import CoflexSearch
+    from coflex_ray.searchers.tune_searchers import CoflexSearch
     from coflex_ray.trial import cosearch_trial
 
     init_ray(num_cpus=2)
     try:
-        searcher = CoflexSearch(SPACE, metrics=["err", "edp"], modes=["min", "min"], log_metrics=["edp"],
+        searcher = CoflexSearch(SPACE, metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"],
                                 n_init=6, batch_size=4, seed=0)
         # the timeout must exceed a healthy evaluation's cold start in a fresh worker (imports, network)
         trainable = partial(cosearch_trial, spec=EvalSpec(timeout_s=10.0), hardware=FaultyHardware(hang_s=30.0))

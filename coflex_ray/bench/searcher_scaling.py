@@ -58,23 +58,22 @@ def _one(method: str, n: int, seed: int, queue: mp.Queue) -> None:
 def _measure(method: str, n: int, seed: int, queue: mp.Queue) -> None:
     from pymoo.problems import get_problem
 
-    from ..searchers.botorch_mo import BoTorchMOSearch
-    from ..searchers.coflex import CoflexSearch
+    from ..searchers.tune_searchers import BoTorchMOSearch, CoflexSearch
 
     space = _space()
     prob = get_problem("dtlz2", n_var=DIMS, n_obj=2)
-    kw = dict(metrics=["f1", "f2"], modes=["min", "min"], n_init=10, batch_size=BATCH, seed=seed)
+    kw = dict(metric=["f1", "f2"], mode=["min", "min"], n_init=10, batch_size=BATCH, seed=seed)
     s = CoflexSearch(space, **kw) if method == "coflex" else BoTorchMOSearch(space, acquisition="qnehvi", **kw)
     rng = np.random.default_rng(seed)
     idx = np.unique(rng.integers(LEVELS, size=(int(n * 1.1) + 10, DIMS)), axis=0)[:n]
     F = prob.evaluate((idx + 0.5) / LEVELS)
     for i, f in zip(idx, F):
         s.add_evaluated_point(space.from_indices(i), {"f1": float(f[0]), "f2": float(f[1])})
-    s.n_batches = 1  # past the initial design: the next suggest() makes a model-based batch
+    s.core.n_batches = 1  # past the initial design: the next suggest() makes a model-based batch
     start = time.perf_counter()
     first = [s.suggest("a0")]
     cold = time.perf_counter() - start
-    first += [s.suggest(f"a{k}") for k in range(1, 1 + len(s.queue))]  # hand out the rest of the batch
+    first += [s.suggest(f"a{k}") for k in range(1, 1 + len(s.core.queue))]  # hand out the rest of the batch
     for k, cfg in enumerate(first):
         x = (space.to_indices(cfg) + 0.5) / LEVELS
         f = prob.evaluate(x[None])[0]

@@ -25,10 +25,8 @@ def run(method: str, problem: str, budget: int, seed: int) -> tuple[float, float
     """(hypervolume, wall seconds) of one run."""
     from pymoo.problems import get_problem
 
-    from ..analysis import hypervolume
-    from ..searchers.botorch_mo import BoTorchMOSearch
-    from ..searchers.coflex import CoflexSearch
-    from ..searchers.nsga2 import NSGA2Search
+    from ..searchers.pareto import hypervolume
+    from ..searchers.tune_searchers import BoTorchMOSearch, CoflexSearch, NSGA2Search
     from ..spaces import Dim, Space
 
     prob = get_problem(problem, **PROBLEMS[problem]["kw"])
@@ -40,7 +38,7 @@ def run(method: str, problem: str, budget: int, seed: int) -> tuple[float, float
         return {"f1": float(F[0]), "f2": float(F[1])}
 
     start = time.perf_counter()
-    kw = dict(metrics=["f1", "f2"], modes=["min", "min"], seed=seed)
+    kw = dict(metric=["f1", "f2"], mode=["min", "min"], seed=seed)
     if method == "random":
         Y = [list(f(c).values()) for c in space.sample(np.random.default_rng(seed), budget)]
     else:

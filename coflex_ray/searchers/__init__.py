@@ -1,5 +1,11 @@
-"""Multi-objective Ray Tune searchers sharing one codec and base class (:mod:`.base`).
+"""Multi-objective searchers: ask/tell cores (no Ray) behind one Ray Tune adapter.
 
-``CoflexSearch`` (:mod:`.coflex`), the BoTorch baselines ``BoTorchMOSearch`` (:mod:`.botorch_mo`:
-qNEHVI, qEHVI, qNParEGO) and ``NSGA2Search`` (:mod:`.nsga2`).  Searchers never import evaluators.
+Cores (:mod:`.core`; their modules do not import Ray): ``CoflexCore`` (:mod:`.coflex`),
+``BoTorchCore`` (:mod:`.botorch_mo`: qNEHVI, qEHVI, qNParEGO), ``NSGA2Core`` (:mod:`.nsga2`).  Their
+Tune searchers ``CoflexSearch``, ``BoTorchMOSearch``, ``NSGA2Search`` (:mod:`.tune_searchers`) share
+one adapter, :class:`.adapter.AskTellSearcher`.  Helpers: the codec and
+candidate sets (:mod:`.candidates`), objectives and bounds (:mod:`.normalise`), the failure policy
+(:mod:`.failures`), Pareto/hypervolume (:mod:`.pareto`), Tune ``param_space`` conversion
+(:mod:`.tune_space`), and the wrapper that lets single-objective Tune searchers optimise raw
+metrics (:mod:`.scalarize`).  Searchers never import evaluators or the analysis.
 """

@@ -1,7 +1,7 @@
 """BoTorch multi-objective baselines on exact GPs: qNEHVI, qEHVI, qNParEGO, as Ray Tune searchers.
 
-Same codec, candidate set and batch interface as CoflexSearch (:mod:`.base`), so the comparison
-isolates the model and the acquisition:
+Same codec, candidate set and batch interface as CoflexSearch (:mod:`.core`, :mod:`.candidates`),
+so the comparison isolates the model and the acquisition:
 
 * **Model**: one exact ``SingleTaskGP`` (Matern-5/2 ARD) over all objectives (batched multi-output),
   fitted by marginal likelihood.  Cost O(n^3): this is what the sparse GP avoids.
@@ -14,40 +14,55 @@ isolates the model and the acquisition:
   front; ``qnparego`` = ``qLogNoisyExpectedImprovement`` of an augmented Chebyshev scalarisation with
   fresh random simplex weights for every point of the batch.
 * **Optimisation**: ``optimize_acqf_discrete`` over the shared candidate set (sequential greedy for
-  ``q > 1``); running and queued trials are passed as ``X_pending`` so a batch never repeats them.
+  ``q > 1``); running trials are passed as ``X_pending`` so a batch never repeats them.
+
+``BoTorchCore`` is the optimiser (ask/tell, no Ray); ``BoTorchMOSearch`` (:mod:`.tune_searchers`) is its
+Ray Tune searcher.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from ..spaces import Space
-from .base import MultiObjectiveSearcher
+from .core import ModelCore
 from .models import DTYPE, fit_exact_gp
 
 ACQUISITIONS = ("qnehvi", "qehvi", "qnparego")
 
 
-class BoTorchMOSearch(MultiObjectiveSearcher):
-    """qNEHVI / qEHVI / qNParEGO searcher (``acquisition=``) on an exact GP."""
+def check_acquisition(acquisition: str) -> None:
+    if acquisition not in ACQUISITIONS:
+        raise ValueError(f"unknown acquisition {acquisition!r}; allowed: {list(ACQUISITIONS)}")
 
-    def __init__(self, space: Space, metrics: Sequence[str] = ("err", "edp"), modes: Sequence[str] = ("min", "min"),
-                 *, acquisition: str = "qnehvi", n_init: int = 10, batch_size: int = 4, seed: int = 0,
-                 log_metrics: Sequence[str] = (), n_candidates: int = 1024, mc_samples: int = 128,
-                 objective_bounds: Sequence[Sequence[float]] | None = None,
-                 infeasible_key: str | None = "feasible") -> None:
-        super().__init__(space, metrics, modes, n_init=n_init, batch_size=batch_size, seed=seed,
-                         log_metrics=log_metrics, infeasible_key=infeasible_key)
-        if acquisition not in ACQUISITIONS:
-            raise ValueError(f"unknown acquisition {acquisition!r}; allowed: {list(ACQUISITIONS)}")
+
+class BoTorchCore(ModelCore):
+    """Ask/tell qNEHVI / qEHVI / qNParEGO optimiser on an exact GP (see the module docstring).
+
+    Args:
+        space: the search space.
+        n_obj: number of objectives (all minimised).
+        seed: seeds the candidate sets, the model fits and the MC samplers.
+        acquisition: ``"qnehvi"``, ``"qehvi"`` or ``"qnparego"``.
+        n_init: size of the Sobol initial design.
+        batch_size: proposals per model fit.
+        bounds: fixed normalisation bounds ``[[lo, hi]]`` per objective; ``None``: frozen from the
+            initial design.
+        n_candidates: Sobol points of the candidate set.
+        mc_samples: quasi-MC samples of the acquisition.
+    """
+
+    def __init__(self, space: Space, n_obj: int, seed: int = 0, *, acquisition: str = "qnehvi", n_init: int = 10,
+                 batch_size: int = 4, bounds: np.ndarray | None = None, n_candidates: int = 1024,
+                 mc_samples: int = 128) -> None:
+        super().__init__(space, n_obj, seed, n_init=n_init, batch_size=batch_size, bounds=bounds)
+        check_acquisition(acquisition)
         self.acquisition, self.n_candidates, self.mc_samples = acquisition, n_candidates, mc_samples
-        self.bounds = self.internal_bounds(objective_bounds)
 
-    def propose(self, n: int) -> list[np.ndarray]:
+    def propose(self, n: int, pending: np.ndarray) -> list[np.ndarray]:
         from botorch.acquisition.logei import qLogNoisyExpectedImprovement
         from botorch.acquisition.multi_objective.logei import (qLogExpectedHypervolumeImprovement,
                                                                qLogNoisyExpectedHypervolumeImprovement)
@@ -60,10 +75,10 @@ class BoTorchMOSearch(MultiObjectiveSearcher):
 
         X, Y = self.observed()
         torch.manual_seed(self.seed * 100_003 + self.n_batches)
-        self.bounds = self.normalizer(self.bounds)
+        self.freeze_bounds()
         lo, span = self.bounds[:, 0], self.bounds[:, 1] - self.bounds[:, 0]
         target = -(Y - lo) / span  # maximise the negated normalised objectives
-        C = self.candidate_set(self.n_candidates)
+        C = self.candidates(self.n_candidates)
         if len(C) == 0:
             return []
         m = Y.shape[1]
@@ -71,8 +86,7 @@ class BoTorchMOSearch(MultiObjectiveSearcher):
         mu, sd = ty.mean(0), ty.std(0).clamp_min(1e-9)
         model = fit_exact_gp(X, ((ty - mu) / sd).numpy())
         ref = ((torch.full((m,), -1.1, dtype=DTYPE)) - mu) / sd  # fixed reference, in the model's scale
-        P = self.pending_points()
-        pending = torch.tensor(P, dtype=DTYPE) if len(P) else None
+        pending = torch.tensor(pending, dtype=DTYPE) if len(pending) else None
         sampler = SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=self.seed + self.n_batches)
         choices = torch.tensor(C, dtype=DTYPE)
         # candidates scored per call: each one carries a joint posterior over the n baseline points

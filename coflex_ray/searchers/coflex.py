@@ -29,21 +29,24 @@ One batch of ``batch_size`` proposals is made as follows.
    proposals differ and avoid what is already running.  When no candidate adds hypervolume, the
    candidate with the largest summed posterior standard deviation (normalised) is taken instead.
 
-Hypervolumes come from moocore.  Everything is seeded: the candidate set from the searcher's numpy
+Hypervolumes come from moocore.  Everything is seeded: the candidate set from the core's numpy
 RNG, model fitting after ``torch.manual_seed(seed, batch number)``.
+
+``CoflexCore`` is the optimiser (ask/tell, no Ray, :mod:`.core`); ``CoflexSearch``
+(:mod:`.tune_searchers`) is its Ray Tune searcher.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from ..spaces import Space
-from .base import MultiObjectiveSearcher, hypervolume, nondominated
+from .core import ModelCore
 from .models import fit_sparse_gp, predict
+from .pareto import hypervolume, nondominated
 
 REF = 1.1
 
@@ -61,43 +64,48 @@ def log_ei(mu: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
     return (_log_ei_helper((best - mu_t) / sd_t) + sd_t.log()).numpy()
 
 
-class CoflexSearch(MultiObjectiveSearcher):
-    """Ray Tune searcher: per-objective sparse GPs + Pareto fusion (see the module docstring).
+def check_options(num_inducing: int, proposals_per_objective: int, beta: float) -> None:
+    if num_inducing < 2:
+        raise ValueError(f"num_inducing={num_inducing} must be at least 2")
+    if proposals_per_objective < 1:
+        raise ValueError(f"proposals_per_objective={proposals_per_objective} must be at least 1")
+    if beta < 0:
+        raise ValueError(f"beta={beta} must be >= 0 (0 fuses on posterior means)")
 
-    Example::
 
-        searcher = CoflexSearch(space, metrics=["err", "edp"], modes=["min", "min"], log_metrics=["edp"])
-        tune.Tuner(trainable, param_space=space.param_space(),
-                   tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), num_samples=100))
+class CoflexCore(ModelCore):
+    """Ask/tell Coflex optimiser over the unit cube of ``space`` (see the module docstring).
+
+    Args:
+        space: the search space.
+        n_obj: number of objectives (all minimised).
+        seed: seeds the candidate sets and the model fits.
+        n_init: size of the Sobol initial design.
+        batch_size: proposals per model fit.
+        bounds: fixed normalisation bounds ``[[lo, hi]]`` per objective; ``None``: frozen from the
+            initial design.
+        num_inducing: inducing points of each sparse GP.
+        n_candidates: Sobol points of the candidate set (as many again around the Pareto front).
+        proposals_per_objective: candidates each objective's model proposes to the fusion.
+        beta: the fusion's optimism (posterior mean minus ``beta`` standard deviations).
     """
 
-    def __init__(self, space: Space, metrics: Sequence[str] = ("err", "edp"), modes: Sequence[str] = ("min", "min"),
-                 *, n_init: int = 10, batch_size: int = 4, seed: int = 0, log_metrics: Sequence[str] = (),
-                 num_inducing: int = 128, n_candidates: int = 1024, proposals_per_objective: int = 64,
-                 objective_bounds: Sequence[Sequence[float]] | None = None, beta: float = 0.0,
-                 infeasible_key: str | None = "feasible") -> None:
-        super().__init__(space, metrics, modes, n_init=n_init, batch_size=batch_size, seed=seed,
-                         log_metrics=log_metrics, infeasible_key=infeasible_key)
-        if num_inducing < 2:
-            raise ValueError(f"num_inducing={num_inducing} must be at least 2")
+    def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
+                 bounds: np.ndarray | None = None, num_inducing: int = 128, n_candidates: int = 1024,
+                 proposals_per_objective: int = 64, beta: float = 0.0) -> None:
+        super().__init__(space, n_obj, seed, n_init=n_init, batch_size=batch_size, bounds=bounds)
+        check_options(num_inducing, proposals_per_objective, beta)
         self.num_inducing, self.n_candidates = num_inducing, n_candidates
-        if proposals_per_objective < 1:
-            raise ValueError(f"proposals_per_objective={proposals_per_objective} must be at least 1")
-        self.proposals_per_objective = proposals_per_objective
-        if beta < 0:
-            raise ValueError(f"beta={beta} must be >= 0 (0 fuses on posterior means)")
-        self.beta = beta
-        self.bounds = self.internal_bounds(objective_bounds)
+        self.proposals_per_objective, self.beta = proposals_per_objective, beta
 
-    # ------------------------------------------------------------------ proposal
-    def propose(self, n: int) -> list[np.ndarray]:
+    def propose(self, n: int, pending: np.ndarray) -> list[np.ndarray]:
         X, Y = self.observed()
         torch.manual_seed(self.seed * 100_003 + self.n_batches)
-        self.bounds = self.normalizer(self.bounds)
-        C = self.candidate_set(self.n_candidates)
+        self.freeze_bounds()
+        C = self.candidates(self.n_candidates)
         if len(C) == 0:
             return []
-        P = self.pending_points()
+        P = pending
         mus, sds, pending_means, pooled = [], [], [], set()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -115,11 +123,11 @@ class CoflexSearch(MultiObjectiveSearcher):
         pool = np.array(sorted(pooled))
         M, S = np.stack(mus, 1)[pool], np.stack(sds, 1)[pool]
         keep = nondominated(M)
-        pending = np.stack(pending_means, 1) if pending_means else np.zeros((0, Y.shape[1]))
-        return [C[i] for i in self._fuse(pool[keep], M[keep], S[keep], Y, pending, n)]
+        pending_y = np.stack(pending_means, 1) if pending_means else np.zeros((0, Y.shape[1]))
+        return [C[i] for i in self.fuse(pool[keep], M[keep], S[keep], Y, pending_y, n)]
 
-    def _fuse(self, pool: np.ndarray, M: np.ndarray, S: np.ndarray, Y: np.ndarray, pending: np.ndarray,
-              n: int) -> list[int]:
+    def fuse(self, pool: np.ndarray, M: np.ndarray, S: np.ndarray, Y: np.ndarray, pending: np.ndarray,
+             n: int) -> list[int]:
         """Greedy batch by hypervolume contribution of predicted means (see the module docstring)."""
         lo, span = self.bounds[:, 0], self.bounds[:, 1] - self.bounds[:, 0]
         ref = np.full(Y.shape[1], REF)

@@ -1,28 +1,32 @@
-"""NSGA-II (pymoo) as a Ray Tune searcher, through pymoo's ask/tell interface.
+"""NSGA-II (pymoo) as an ask/tell core (no Ray), through pymoo's own ask/tell interface.
+
+``NSGA2Search`` (:mod:`.tune_searchers`) is its Ray Tune searcher.
 
 pymoo's ``NSGA2`` runs on a continuous problem over the unit cube (SBX crossover, polynomial
 mutation, rank-and-crowding survival); each individual is snapped to the space's legal values by the
 shared codec.  One generation at a time:
 
-* ``ask()`` a population; individuals whose legal point was already evaluated take the stored
-  objectives (no trial spent), the others become trials (several individuals on the same legal point
-  share one trial);
-* when every trial of the generation has completed, ``tell()`` the objectives and ask the next one.
+* pymoo's ``ask()`` gives a population; individuals whose legal point was already evaluated take the
+  stored objectives (no evaluation spent), the others become the core's batch (several individuals
+  on the same legal point share one evaluation);
+* when every point of the generation has been told, pymoo's ``tell()`` gets the objectives and the
+  next generation is asked.
 
-Failed or infeasible points get a penalty objective vector (per objective: worst observed value plus
-the observed range plus one), so selection pushes away from them.  The pymoo algorithm (including its
-own ``numpy`` Generator) is pickled by ``save`` so a restored search continues the same generations.
+Failed or infeasible points get a penalty objective vector (:func:`.failures.penalty`), so selection
+pushes away from them.  The pymoo algorithm (including its own ``numpy`` Generator) is part of the
+core's state, so a restored search continues the same generations.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 from pymoo.core.problem import Problem
 
 from ..spaces import Space
-from .base import MultiObjectiveSearcher
+from .candidates import Index, to_index
+from .core import Core
+from .failures import penalty
 
 
 class _UnitCube(Problem):
@@ -32,50 +36,54 @@ class _UnitCube(Problem):
         super().__init__(n_var=n_var, n_obj=n_obj, xl=0.0, xu=1.0)
 
 
-class NSGA2Search(MultiObjectiveSearcher):
-    """pymoo NSGA-II searcher; ``pop_size`` individuals per generation (the first one random)."""
+def check_pop_size(pop_size: int) -> None:
+    if pop_size < 2:
+        raise ValueError(f"pop_size={pop_size} must be at least 2")
 
-    def __init__(self, space: Space, metrics: Sequence[str] = ("err", "edp"), modes: Sequence[str] = ("min", "min"),
-                 *, pop_size: int = 20, seed: int = 0, log_metrics: Sequence[str] = (),
-                 infeasible_key: str | None = "feasible") -> None:
-        if pop_size < 2:
-            raise ValueError(f"pop_size={pop_size} must be at least 2")
-        super().__init__(space, metrics, modes, n_init=pop_size, batch_size=pop_size, seed=seed,
-                         log_metrics=log_metrics, infeasible_key=infeasible_key)
+
+class NSGA2Core(Core):
+    """Ask/tell NSGA-II over the unit cube of ``space``; ``pop_size`` individuals per generation.
+
+    Args:
+        space: the search space.
+        n_obj: number of objectives (all minimised).
+        seed: seeds pymoo's algorithm.
+        pop_size: individuals per generation (the first generation is random).
+    """
+
+    def __init__(self, space: Space, n_obj: int, seed: int = 0, *, pop_size: int = 20) -> None:
         from pymoo.algorithms.moo.nsga2 import NSGA2
 
+        super().__init__(space, n_obj, seed)
+        check_pop_size(pop_size)
         self.pop_size = pop_size
         self.algorithm = NSGA2(pop_size=pop_size)
-        self.algorithm.setup(_UnitCube(space.ndim, len(self.metrics)), seed=seed)
-        self.generation = None  # the population asked and not yet told
+        self.algorithm.setup(_UnitCube(space.ndim, n_obj), seed=seed)
+        self.generation = None  # the population asked from pymoo and not yet told
         self.generations = 0
 
-    def _refill(self) -> list[tuple[int, ...]] | None:
+    def next_batch(self, running: list[Index]) -> list[Index] | None:
         if self.generation is not None:
-            idxs = [self._index(x) for x in self.generation.get("X")]
+            idxs = [to_index(self.space, x) for x in self.generation.get("X")]
             if any(i not in self.results for i in idxs):
-                return None  # wait for this generation's trials
-            self._tell(idxs)
+                return None  # wait for this generation's evaluations
+            self._tell_generation(idxs)
         self.generation = self.algorithm.ask()
         self.generations += 1
         self.n_batches += 1
-        todo: list[tuple[int, ...]] = []
+        todo: list[Index] = []
         for x in self.generation.get("X"):
-            idx = self._index(x)
+            idx = to_index(self.space, x)
             if idx not in self.taken and idx not in todo:
                 todo.append(idx)
-        if not todo:  # the whole generation was evaluated before: tell it at once on the next call
-            return self._refill() if len(self.taken) < self.space.size else None
+        if not todo:  # the whole generation was evaluated before: tell it at once
+            return self.next_batch(running) if not self.exhausted else None
         return todo
 
-    def _tell(self, idxs: list[tuple[int, ...]]) -> None:
-        good = [y for y in self.results.values() if y is not None]
-        if good:
-            Y = np.array(good)
-            penalty = Y.max(axis=0) + (Y.max(axis=0) - Y.min(axis=0)) + 1.0
-        else:
-            penalty = np.full(len(self.metrics), 1e6)
-        F = np.array([self.results[i] if self.results[i] is not None else penalty for i in idxs])
+    def _tell_generation(self, idxs: list[Index]) -> None:
+        bad = penalty(np.array([y for y in self.results.values() if y is not None]).reshape(-1, self.n_obj),
+                      self.n_obj)
+        F = np.array([self.results[i] if self.results[i] is not None else bad for i in idxs])
         self.generation.set("F", F)
         self.algorithm.tell(infills=self.generation)
         self.generation = None

@@ -1,4 +1,4 @@
-"""Multi-objective searchers on problems with known fronts, driven through the Ray Tune Searcher API."""
+"""The Tune searchers (adapter + cores) on problems with known fronts, driven through the Searcher API."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from pymoo.problems import get_problem
 
 from coflex_ray import BoTorchMOSearch, CoflexSearch, NSGA2Search
-from coflex_ray.searchers.base import hypervolume
+from coflex_ray.searchers.pareto import hypervolume
 from coflex_ray.spaces import Dim, Space, integer_dim
 
 ZDT1 = get_problem("zdt1", n_var=6)
@@ -58,7 +58,7 @@ def random_hv(space: Space, fn, budget: int, seed: int, ref: np.ndarray) -> floa
 
 def compare_with_random(space: Space, fn, ref: np.ndarray, budget: int, n_init: int, seeds: int) -> None:
     """Median hypervolume over seeds: CoflexSearch must beat uniform random search at the same budget."""
-    cof = [hypervolume(drive(CoflexSearch(space, ["f1", "f2"], ["min", "min"], n_init=n_init, seed=s), fn,
+    cof = [hypervolume(drive(CoflexSearch(space, metric=["f1", "f2"], mode=["min", "min"], n_init=n_init, seed=s), fn,
                              budget, space), ref) for s in range(seeds)]
     rnd = [random_hv(space, fn, budget, s, ref) for s in range(seeds)]
     assert np.median(cof) > np.median(rnd), (cof, rnd)
@@ -80,14 +80,14 @@ def _warm(searcher, n: int, fn=zdt, prefix: str = "w") -> None:
 
 
 @pytest.mark.parametrize("make", [
-    lambda: CoflexSearch(ZDT_SPACE, ["f1", "f2"], ["min", "min"], n_init=8, seed=3),
-    lambda: BoTorchMOSearch(ZDT_SPACE, ["f1", "f2"], ["min", "min"], acquisition="qnehvi", n_init=8, seed=3,
+    lambda: CoflexSearch(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], n_init=8, seed=3),
+    lambda: BoTorchMOSearch(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], acquisition="qnehvi", n_init=8, seed=3,
                             n_candidates=256, mc_samples=32),
 ], ids=["coflex", "qnehvi"])
 def test_pending_suggestions_are_distinct(make):
     s = make()
     _warm(s, 8)
-    evaluated = set(s.results)
+    evaluated = set(s.core.results)
     batch = [s.suggest(f"p{t}") for t in range(10)]  # none completes: all pending together
     keys = [tuple(ZDT_SPACE.to_indices(c)) for c in batch]
     assert len(set(keys)) == 10
@@ -95,10 +95,10 @@ def test_pending_suggestions_are_distinct(make):
 
 
 @pytest.mark.parametrize("make", [
-    lambda: CoflexSearch(ZDT_SPACE, ["f1", "f2"], ["min", "min"], n_init=8, seed=5),
-    lambda: BoTorchMOSearch(ZDT_SPACE, ["f1", "f2"], ["min", "min"], acquisition="qnparego", n_init=8, seed=5,
+    lambda: CoflexSearch(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], n_init=8, seed=5),
+    lambda: BoTorchMOSearch(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], acquisition="qnparego", n_init=8, seed=5,
                             n_candidates=256, mc_samples=32),
-    lambda: NSGA2Search(ZDT_SPACE, ["f1", "f2"], ["min", "min"], pop_size=8, seed=5),
+    lambda: NSGA2Search(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], pop_size=8, seed=5),
 ], ids=["coflex", "qnparego", "nsga2"])
 def test_save_restore_continues_identically(make, tmp_path):
     s = make()
@@ -109,36 +109,13 @@ def test_save_restore_continues_identically(make, tmp_path):
     first = [s.suggest(f"n{t}") for t in range(6)]
     r = make()
     r.restore(str(tmp_path / "ckpt.pkl"))
-    assert r.pending == {"running": tuple(ZDT_SPACE.to_indices(pending))}
+    assert list(r.pending) == ["running"] and ZDT_SPACE.decode(r.pending["running"]) == pending
     r.on_trial_complete("running", zdt(pending))
     assert [r.suggest(f"n{t}") for t in range(6)] == first
 
 
-@pytest.mark.parametrize("make", [
-    lambda seed: CoflexSearch(TOY_SPACE, ["f1", "f2"], ["min", "min"], n_init=6, seed=seed),
-    lambda seed: BoTorchMOSearch(TOY_SPACE, ["f1", "f2"], ["min", "min"], acquisition="qnehvi", n_init=6, seed=seed,
-                                 n_candidates=256, mc_samples=32),
-    lambda seed: BoTorchMOSearch(TOY_SPACE, ["f1", "f2"], ["min", "min"], acquisition="qnparego", n_init=6,
-                                 seed=seed, n_candidates=256, mc_samples=32),
-    lambda seed: NSGA2Search(TOY_SPACE, ["f1", "f2"], ["min", "min"], pop_size=6, seed=seed),
-], ids=["coflex", "qnehvi", "qnparego", "nsga2"])
-def test_same_seed_same_sequence(make):
-    """Concurrency 1, same seed and budget: the same configs in the same order (and another seed differs)."""
-    def configs(seed: int) -> list[dict]:
-        s, out = make(seed), []
-        for t in range(14):
-            cfg = s.suggest(str(t))
-            out.append(cfg)
-            s.on_trial_complete(str(t), toy(cfg))
-        return out
-
-    first = configs(11)
-    assert configs(11) == first
-    assert configs(12) != first
-
-
 def test_failures_and_infeasible_are_recorded_and_never_reproposed():
-    s = CoflexSearch(ZDT_SPACE, ["f1", "f2"], ["min", "min"], n_init=6, seed=2)
+    s = CoflexSearch(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], n_init=6, seed=2)
     bad = {}
     for t in range(6):
         cfg = s.suggest(str(t))
@@ -154,19 +131,19 @@ def test_failures_and_infeasible_are_recorded_and_never_reproposed():
             bad[key] = "non-finite"
         else:
             s.on_trial_complete(str(t), zdt(cfg))
-    assert len(s.failed) == 3 and len(s.X) == 3
+    assert len(s.failed) == 3 and len(s.core.X) == 3
     assert [r for _, r in s.failed][1].startswith("infeasible: array too large")
     later = [tuple(ZDT_SPACE.to_indices(s.suggest(f"x{t}"))) for t in range(12)]
     assert not set(later) & set(bad)  # the searcher keeps going and avoids the failed points
 
 
 def test_nsga2_runs_generations_and_reuses_evaluated_points():
-    s = NSGA2Search(ZDT_SPACE, ["f1", "f2"], ["min", "min"], pop_size=8, seed=0)
+    s = NSGA2Search(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], pop_size=8, seed=0)
     Y = drive(s, zdt, 40, ZDT_SPACE)
-    assert s.generations >= 5 and len(Y) == 40
+    assert s.core.generations >= 5 and len(Y) == 40
     # the whole first generation must be told before the second is asked: with one trial pending,
     # a searcher at a generation boundary waits (returns None) instead of guessing
-    t = NSGA2Search(ZDT_SPACE, ["f1", "f2"], ["min", "min"], pop_size=4, seed=0)
+    t = NSGA2Search(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], pop_size=4, seed=0)
     first = [t.suggest(str(i)) for i in range(4)]
     assert t.suggest("wait") is None
     for i, c in enumerate(first):
@@ -176,7 +153,7 @@ def test_nsga2_runs_generations_and_reuses_evaluated_points():
 
 def test_botorch_searchers_run_and_maximise_nothing_by_mistake():
     # a 'max' metric is negated internally: maximising -f1 must behave like minimising f1
-    s = BoTorchMOSearch(ZDT_SPACE, ["neg_f1", "f2"], ["max", "min"], acquisition="qehvi", n_init=8, seed=0,
+    s = BoTorchMOSearch(ZDT_SPACE, metric=["neg_f1", "f2"], mode=["max", "min"], acquisition="qehvi", n_init=8, seed=0,
                         n_candidates=256, mc_samples=32)
     Y = []
     for t in range(20):
@@ -184,49 +161,21 @@ def test_botorch_searchers_run_and_maximise_nothing_by_mistake():
         s.on_trial_complete(str(t), {"neg_f1": -r["f1"], "f2": r["f2"]})
         Y.append([r["f1"], r["f2"]])
     Y = np.array(Y)
-    assert np.allclose(np.array(s.Y), Y)  # stored minimisation-oriented: -(-f1) = f1
+    assert np.allclose(np.array(s.core.Y), Y)  # stored minimisation-oriented: -(-f1) = f1
     # and the model-based part found better f1 values than the initial design, not worse ones
     assert Y[8:, 0].min() <= Y[:8, 0].min()
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(metrics=["f1", "f2"], modes=["min"]), "one mode per metric"),
-    (dict(metrics=["f1", "f2"], modes=["min", "minimize"]), "'minimize' is not allowed"),
-    (dict(metrics=["f1", "f2"], modes=["min", "min"], log_metrics=["edp"]), "not among metrics"),
-    (dict(metrics=["f1", "f2"], modes=["min", "min"], num_inducing=1), "num_inducing=1"),
-    (dict(metrics=["f1", "f2"], modes=["min", "min"], objective_bounds=[[1, 0], [0, 1]]), "lo < hi"),
+    (dict(metric=["f1", "f2"], mode=["min"]), "one mode per metric"),
+    (dict(metric=["f1", "f2"], mode=["min", "minimize"]), "'minimize' is not allowed"),
+    (dict(metric=["f1", "f2"], mode=["min", "min"], log_metrics=["edp"]), "not among metrics"),
+    (dict(metric=["f1", "f2"], mode=["min", "min"], num_inducing=1), "num_inducing=1"),
+    (dict(metric=["f1", "f2"], mode=["min", "min"], objective_bounds=[[1, 0], [0, 1]]), "lo < hi"),
+    (dict(metric=["f1", "f2"]), "metric and mode go together"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CoflexSearch(ZDT_SPACE, **kwargs)
     with pytest.raises(ValueError, match="unknown acquisition 'qucb'"):
         BoTorchMOSearch(ZDT_SPACE, acquisition="qucb")
-
-
-@pytest.mark.slow
-def test_coflex_in_a_real_tuner_with_concurrency_limiter(tmp_path):
-    import ray
-    from ray import tune
-    from ray.tune.search import ConcurrencyLimiter
-
-    def trainable(config: dict) -> None:  # self-contained: Ray workers cannot import this test module
-        import numpy as np
-        from pymoo.problems import get_problem
-
-        f = get_problem("zdt1", n_var=6).evaluate(np.array([config[f"x{i}"] for i in range(6)], dtype=float)[None])[0]
-        tune.report({"f1": float(f[0]), "f2": float(f[1])})
-
-    searcher = CoflexSearch(ZDT_SPACE, ["f1", "f2"], ["min", "min"], n_init=6, batch_size=2, seed=0)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        tuner = tune.Tuner(tune.with_resources(trainable, {"cpu": 1}), param_space=ZDT_SPACE.param_space(),
-                           tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), num_samples=14,
-                                                       metric="f1", mode="min"),
-                           run_config=tune.RunConfig(storage_path=str(tmp_path), name="zdt", verbose=0))
-        df = tuner.fit().get_dataframe()
-    finally:
-        ray.shutdown()
-    assert len(df) == 14 and df[["f1", "f2"]].notna().all().all()
-    keys = df[[f"config/x{i}" for i in range(6)]].apply(tuple, axis=1)
-    assert keys.is_unique
-    assert len(searcher.X) == 14 and searcher.n_batches > 2  # model-based batches were made

@@ -1,0 +1,85 @@
+"""Candidate points for the cores: the cube <-> legal-index codec, initial designs, acquisition
+candidate sets and random untried points.
+
+A point ``x`` of the unit cube stands for the legal value ``min(floor(x * n), n - 1)`` of each
+dimension (``n`` legal values); the cores keep points as index tuples so that "already tried" is an
+exact set lookup, and hand out bin centres ``(i + 0.5) / n``.  All randomness comes from the numpy
+Generator passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from ..spaces import Space
+from .pareto import nondominated
+
+Index = tuple[int, ...]
+
+
+def to_index(space: Space, x: np.ndarray) -> Index:
+    """The legal-value indices a cube point stands for."""
+    n = np.array([d.n for d in space.dims])
+    return tuple(int(i) for i in np.minimum(np.floor(np.clip(x, 0, 1) * n), n - 1))
+
+
+def to_cube(space: Space, idx: Index) -> np.ndarray:
+    """The bin centre of a legal point."""
+    n = np.array([d.n for d in space.dims], dtype=float)
+    return (np.asarray(idx) + 0.5) / n
+
+
+def subseed(rng: np.random.Generator) -> int:
+    """An integer seed drawn from ``rng``.
+
+    Handing the Generator itself to scipy is not restorable: scipy may ``spawn`` from it, and a
+    spawn counter is not part of the bit-generator state that checkpoints carry.
+    """
+    return int(rng.integers(2**63 - 1))
+
+
+def initial_design(space: Space, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``n`` scrambled-Sobol points of the cube (seeded from ``rng``)."""
+    from scipy.stats import qmc
+
+    sobol = qmc.Sobol(space.ndim, scramble=True, seed=subseed(rng))
+    return list(sobol.random(max(2, 1 << max(1, math.ceil(math.log2(max(n, 1))))))[:n])
+
+
+def candidate_set(space: Space, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator,
+                  is_taken: Callable[[Index], bool], n_sobol: int = 1024, sigma: float = 0.08) -> np.ndarray:
+    """Acquisition candidates shared by the model-based cores, snapped to legal values and untried.
+
+    ``n_sobol`` scrambled-Sobol points of the cube, plus Gaussian perturbations (``sigma``) and
+    one-coordinate mutations of the observed Pareto-optimal points ``X[nondominated(Y)]`` (about
+    ``n_sobol`` more).
+    """
+    from scipy.stats import qmc
+
+    d = space.ndim
+    parts = [qmc.Sobol(d, scramble=True, seed=subseed(rng)).random(n_sobol)]
+    front = X[nondominated(Y)] if len(Y) else X
+    if len(front):
+        base = np.repeat(front, max(1, n_sobol // (2 * len(front))), axis=0)
+        parts.append(np.clip(base + rng.normal(0, sigma, base.shape), 0, 1))
+        mutated = base.copy()
+        mutated[np.arange(len(mutated)), rng.integers(d, size=len(mutated))] = rng.random(len(mutated))
+        parts.append(mutated)
+    C = np.unique(space.snap(np.vstack(parts)), axis=0)
+    return C[~np.array([is_taken(to_index(space, c)) for c in C], dtype=bool)]
+
+
+def random_untaken(space: Space, n: int, rng: np.random.Generator, is_taken: Callable[[Index], bool]) -> list[Index]:
+    """Up to ``n`` distinct uniformly random legal points that are not taken (gives up after many tries)."""
+    out: list[Index] = []
+    sizes = [d.n for d in space.dims]
+    tries = 0
+    while len(out) < n and tries < 100 * n + 1000:
+        tries += 1
+        idx = tuple(int(rng.integers(s)) for s in sizes)
+        if not is_taken(idx) and idx not in out:
+            out.append(idx)
+    return out

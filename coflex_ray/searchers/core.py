@@ -1,0 +1,192 @@
+"""Ask/tell cores: the optimisers themselves, without Ray.
+
+A core proposes points of the unit cube of a :class:`coflex_ray.spaces.Space` and learns from
+minimised objective vectors, like pymoo's and Optuna's ask/tell interfaces::
+
+    core = CoflexCore(space, n_obj=2, seed=0)
+    for _ in range(40):
+        (x,) = core.ask(1)
+        core.tell(x, f(space.decode(x)))       # f returns the objective vector, all minimised
+        # or core.tell(x, failed=True)          # an evaluation that failed
+
+What every core guarantees:
+
+* **No repeats**: a point already told, asked or pending is never asked again (points are compared
+  by their legal-value indices, :mod:`.candidates`).
+* **Batches**: a core makes a batch of proposals at a time and hands them out one by one, skipping
+  any that became taken; ``ask`` returns fewer points than requested (possibly none) when the core
+  must wait for results, and :attr:`Core.exhausted` says when every legal point is taken.
+* **Pending points**: ``ask(n, pending)`` takes the points being evaluated now (default: every point
+  asked and not yet told); model-based cores account for them (kriging believer, ``X_pending``).
+* **Determinism and checkpoints**: all randomness flows from ``seed``; a core pickles whole, and an
+  unpickled copy continues identically.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Iterable
+
+import numpy as np
+
+from ..spaces import Space
+from .candidates import Index, candidate_set, initial_design, random_untaken, to_cube, to_index
+from .normalise import check_bounds, frozen_bounds
+
+
+class Core:
+    """Bookkeeping shared by every core; a subclass implements :meth:`next_batch`."""
+
+    def __init__(self, space: Space, n_obj: int, seed: int = 0) -> None:
+        if not isinstance(space, Space):
+            raise ValueError(f"space must be a coflex_ray.spaces.Space, got {type(space).__name__}")
+        if n_obj < 1:
+            raise ValueError(f"n_obj={n_obj} must be at least 1")
+        self.space, self.n_obj, self.seed = space, n_obj, seed
+        self.rng = np.random.default_rng(seed)
+        self.X: list[np.ndarray] = []  # cube points of good observations
+        self.Y: list[np.ndarray] = []  # their objective vectors (minimised)
+        self.failed: list[Index] = []
+        self.results: dict[Index, np.ndarray | None] = {}  # every told point -> objectives (None: failed)
+        self.taken: set[Index] = set()  # told, asked or queued-and-handed-out points
+        self.outstanding: list[Index] = []  # asked and not yet told, in asking order
+        self.queue: list[Index] = []  # the current batch's points not yet handed out
+        self.n_batches = 0
+
+    # ------------------------------------------------------------------ ask/tell
+    def ask(self, n: int = 1, pending: Iterable[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Up to ``n`` new cube points (bin centres); fewer, or none, when the core must wait for results.
+
+        ``pending``: cube points being evaluated now; default: every point asked and not yet told.
+        """
+        running = [to_index(self.space, np.asarray(p)) for p in pending] if pending is not None \
+            else list(self.outstanding)
+        out: list[np.ndarray] = []
+        for _ in range(n):
+            idx = self._next_index(running)
+            if idx is None:
+                break
+            self.taken.add(idx)
+            self.outstanding.append(idx)
+            running.append(idx)
+            out.append(to_cube(self.space, idx))
+        return out
+
+    def tell(self, x: np.ndarray, y: np.ndarray | None = None, failed: bool = False) -> None:
+        """Result of the point ``x``: its minimised objective vector ``y``, or ``failed=True``.
+
+        Points never asked may be told too (warm start).
+        """
+        idx = to_index(self.space, np.asarray(x))
+        self.taken.add(idx)
+        if idx in self.outstanding:
+            self.outstanding.remove(idx)
+        if failed or y is None:
+            self.failed.append(idx)
+            self.results[idx] = None
+            return
+        y = np.asarray(y, dtype=float).reshape(-1)
+        if y.shape != (self.n_obj,) or not np.all(np.isfinite(y)):
+            raise ValueError(f"y must be {self.n_obj} finite objective values, got {y.tolist()}; "
+                             "tell a failed evaluation with failed=True")
+        self.X.append(to_cube(self.space, idx))
+        self.Y.append(y)
+        self.results[idx] = y
+
+    @property
+    def exhausted(self) -> bool:
+        """Every legal point of the space is taken."""
+        return len(self.taken) >= self.space.size
+
+    def observed(self) -> tuple[np.ndarray, np.ndarray]:
+        """(X, Y) arrays of the good observations."""
+        return (np.array(self.X).reshape(-1, self.space.ndim), np.array(self.Y).reshape(-1, self.n_obj))
+
+    def is_taken(self, idx: Index) -> bool:
+        return idx in self.taken
+
+    # ------------------------------------------------------------------ for subclasses
+    def next_batch(self, running: list[Index]) -> list[Index] | None:
+        """A new batch of untaken points (in order of preference), or ``None`` to wait for results.
+
+        ``running``: indices of the points being evaluated now.
+        """
+        raise NotImplementedError
+
+    def _next_index(self, running: list[Index]) -> Index | None:
+        """Next untaken point from the queue, refilling it with a new batch when empty."""
+        for _ in range(4):
+            while self.queue:
+                idx = self.queue.pop(0)
+                if idx not in self.taken:
+                    return idx
+            if self.exhausted:
+                return None
+            batch = self.next_batch(running)
+            if batch is None:
+                return None  # wait for results
+            self.queue = batch
+        return None
+
+
+class ModelCore(Core):
+    """A model-based core: a Sobol initial design, then batches from :meth:`propose`.
+
+    Until ``n_init`` points are told (and at least two of them good), no model is fitted: the core
+    waits for the initial design, then fills in uniformly random untried points.  When
+    :meth:`propose` raises (a model that cannot be fitted), the batch falls back to random points
+    (counted in ``n_fallbacks``) so the search goes on.
+    """
+
+    def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
+                 bounds: np.ndarray | None = None) -> None:
+        super().__init__(space, n_obj, seed)
+        check_model_options(n_init, batch_size)
+        self.n_init, self.batch_size = n_init, batch_size
+        self.bounds = check_bounds(bounds, n_obj)  # minimised scale; frozen from the data if None
+        self.n_fallbacks = 0
+
+    def propose(self, n: int, pending: np.ndarray) -> list[np.ndarray]:
+        """Up to ``n`` cube points (best first) given the good observations and the ``pending`` points."""
+        raise NotImplementedError
+
+    def next_batch(self, running: list[Index]) -> list[Index] | None:
+        if self.n_batches == 0:
+            batch = initial_design(self.space, self.n_init, self.rng)
+        elif len(self.X) + len(self.failed) < self.n_init or len(self.X) < 2:
+            if running:
+                return None  # the initial design is still running
+            batch = []  # too few good observations to model: random points (see the end)
+        else:
+            pending = np.array([to_cube(self.space, i) for i in running]).reshape(-1, self.space.ndim)
+            try:
+                batch = self.propose(self.batch_size, pending)
+            except Exception as e:  # a model that cannot be fitted must not stop the search
+                self.n_fallbacks += 1
+                warnings.warn(f"{type(self).__name__}: batch {self.n_batches} fell back to random points after "
+                              f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+                batch = []
+        self.n_batches += 1
+        idxs: list[Index] = []
+        for x in batch:
+            idx = to_index(self.space, np.asarray(x))
+            if idx not in self.taken and idx not in idxs:
+                idxs.append(idx)
+        # nothing usable: a batch's worth of random untried points (as many as proposed, if all were taken)
+        return idxs or random_untaken(self.space, max(1, len(batch) if batch else self.batch_size), self.rng,
+                                      self.is_taken)
+
+    def candidates(self, n_sobol: int) -> np.ndarray:
+        """The shared acquisition candidate set (:func:`.candidates.candidate_set`)."""
+        X, Y = self.observed()
+        return candidate_set(self.space, X, Y, self.rng, self.is_taken, n_sobol)
+
+    def freeze_bounds(self) -> np.ndarray:
+        """The normalisation bounds: given, or frozen from the observations at the first model batch."""
+        self.bounds = frozen_bounds(self.bounds, self.observed()[1])
+        return self.bounds
+
+
+def check_model_options(n_init: int, batch_size: int) -> None:
+    if n_init < 1 or batch_size < 1:
+        raise ValueError(f"n_init={n_init} and batch_size={batch_size} must both be at least 1")

@@ -1,0 +1,69 @@
+"""Pareto helpers shared by the searchers and the post-hoc analysis (all objectives minimised).
+
+Non-dominance and exact hypervolume come from moocore.  :func:`pareto_results` picks the
+non-dominated trials out of a Ray Tune ``ResultGrid`` (or its dataframe), since Tune's
+``get_best_result`` ranks by one metric only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def nondominated(Y: np.ndarray) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of ``Y`` (minimisation); of equal rows only the first."""
+    import moocore
+
+    Y = np.asarray(Y, dtype=float)
+    if len(Y) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(moocore.is_nondominated(Y, maximise=False, keep_weakly=False))
+
+
+def hypervolume(Y: np.ndarray, ref: Sequence[float]) -> float:
+    """Exact hypervolume of ``Y`` (minimisation) w.r.t. ``ref``; points not better than ``ref`` are dropped."""
+    import moocore
+
+    Y, ref = np.asarray(Y, dtype=float).reshape(-1, len(ref)), np.asarray(ref, dtype=float)
+    Y = Y[np.all(Y < ref, axis=1)]
+    return float(moocore.hypervolume(Y, ref=ref)) if len(Y) else 0.0
+
+
+def pareto_results(results: Any, metric: Sequence[str] | str, mode: Sequence[str] | str,
+                   infeasible_key: str | None = "feasible") -> "Any":
+    """The non-dominated trials of a run, as rows of its result table.
+
+    Args:
+        results: a ``ray.tune.ResultGrid`` (its ``get_dataframe()`` is used) or a pandas DataFrame
+            with one row per trial (e.g. ``grid.get_dataframe()`` or a saved results table).
+        metric: the objective column(s).
+        mode: ``"min"`` or ``"max"`` per objective.
+        infeasible_key: rows whose column of this name is false are left out (if the column exists);
+            ``None`` keeps every row.
+
+    Returns:
+        The rows (all columns, ``config/*`` included) that are finite in every objective, feasible
+        and non-dominated, sorted by the first objective.
+
+    Raises:
+        ValueError: a metric is not a column, or a mode is not ``"min"``/``"max"``.
+    """
+    import pandas as pd
+
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    modes = [mode] if isinstance(mode, str) else list(mode)
+    df = results.get_dataframe() if hasattr(results, "get_dataframe") else pd.DataFrame(results)
+    if len(modes) != len(metrics) or any(m not in ("min", "max") for m in modes):
+        raise ValueError(f"need one mode ('min' or 'max') per metric; got metric={metrics} mode={modes}")
+    missing = [m for m in metrics if m not in df.columns]
+    if missing:
+        raise ValueError(f"metric {missing[0]!r} is not a column of the results; columns: {list(df.columns)}")
+    Y = df[metrics].apply(pd.to_numeric, errors="coerce").to_numpy(float) * [1 if m == "min" else -1 for m in modes]
+    ok = np.all(np.isfinite(Y), axis=1)
+    if infeasible_key and infeasible_key in df.columns:
+        ok &= df[infeasible_key].fillna(False).astype(bool).to_numpy()
+    rows = np.flatnonzero(ok)
+    front = df.iloc[rows[nondominated(Y[rows])]]
+    return front.sort_values(metrics[0], ascending=modes[0] == "min")

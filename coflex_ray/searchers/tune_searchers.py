@@ -1,0 +1,105 @@
+"""The Ray Tune searchers: each ask/tell core behind the one adapter (:class:`.adapter.AskTellSearcher`).
+
+``CoflexSearch`` (:class:`.coflex.CoflexCore`), ``BoTorchMOSearch`` (:class:`.botorch_mo.BoTorchCore`)
+and ``NSGA2Search`` (:class:`.nsga2.NSGA2Core`).  The cores' modules do not import Ray.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..spaces import Space
+from .adapter import AskTellSearcher
+from .botorch_mo import BoTorchCore, check_acquisition
+from .coflex import CoflexCore, check_options
+from .core import check_model_options
+from .nsga2 import NSGA2Core, check_pop_size
+
+
+class CoflexSearch(AskTellSearcher):
+    """Ray Tune searcher: per-objective sparse GPs + Pareto fusion (:class:`CoflexCore`).
+
+    Example::
+
+        searcher = CoflexSearch(metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"])
+        tune.Tuner(trainable, param_space={"c1": tune.choice([8, 16, 32]), "X1": tune.randint(1, 65)},
+                   tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), num_samples=100))
+
+    Args:
+        space, metric, mode: the search space and objectives, as for every Tune searcher; see
+            :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
+        n_init: size of the Sobol initial design.
+        batch_size: proposals per model fit (pending ones are accounted for).
+        num_inducing: inducing points of each sparse GP.
+        n_candidates: Sobol points of the candidate set.
+        proposals_per_objective: candidates each objective proposes to the fusion.
+        beta: fusion optimism (0: posterior means, as the method describes).
+        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
+            of :class:`.adapter.AskTellSearcher`.
+    """
+
+    def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
+                 mode: str | Sequence[str] | None = None, *, n_init: int = 10, batch_size: int = 4,
+                 num_inducing: int = 128, n_candidates: int = 1024, proposals_per_objective: int = 64,
+                 beta: float = 0.0, **kwargs: Any) -> None:
+        check_model_options(n_init, batch_size)
+        check_options(num_inducing, proposals_per_objective, beta)
+        self.options = dict(n_init=n_init, batch_size=batch_size, num_inducing=num_inducing,
+                            n_candidates=n_candidates, proposals_per_objective=proposals_per_objective, beta=beta)
+        super().__init__(space, metric, mode, **kwargs)
+
+    def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> CoflexCore:
+        return CoflexCore(space, n_obj, self.seed, bounds=bounds, **self.options)
+
+
+class BoTorchMOSearch(AskTellSearcher):
+    """Ray Tune searcher: qNEHVI / qEHVI / qNParEGO on an exact GP (:class:`BoTorchCore`).
+
+    Args:
+        space, metric, mode: the search space and objectives, as for every Tune searcher; see
+            :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
+        acquisition: ``"qnehvi"``, ``"qehvi"`` or ``"qnparego"``.
+        n_init: size of the Sobol initial design.
+        batch_size: proposals per model fit.
+        n_candidates: Sobol points of the candidate set.
+        mc_samples: quasi-MC samples of the acquisition.
+        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
+            of :class:`.adapter.AskTellSearcher`.
+    """
+
+    def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
+                 mode: str | Sequence[str] | None = None, *, acquisition: str = "qnehvi", n_init: int = 10,
+                 batch_size: int = 4, n_candidates: int = 1024, mc_samples: int = 128, **kwargs: Any) -> None:
+        check_model_options(n_init, batch_size)
+        check_acquisition(acquisition)
+        self.options = dict(acquisition=acquisition, n_init=n_init, batch_size=batch_size, n_candidates=n_candidates,
+                            mc_samples=mc_samples)
+        super().__init__(space, metric, mode, **kwargs)
+
+    def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> BoTorchCore:
+        return BoTorchCore(space, n_obj, self.seed, bounds=bounds, **self.options)
+
+
+class NSGA2Search(AskTellSearcher):
+    """Ray Tune searcher: pymoo NSGA-II (:class:`NSGA2Core`).
+
+    Args:
+        space, metric, mode: the search space and objectives, as for every Tune searcher; see
+            :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
+        pop_size: individuals per generation.
+        **kwargs: ``seed``, ``log_metrics``, ``infeasible_key``, ``float_levels`` of
+            :class:`.adapter.AskTellSearcher`.
+    """
+
+    def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
+                 mode: str | Sequence[str] | None = None, *, pop_size: int = 20, **kwargs: Any) -> None:
+        check_pop_size(pop_size)
+        self.pop_size = pop_size
+        if "objective_bounds" in kwargs:
+            raise ValueError("NSGA2Search takes no objective_bounds (selection is rank-based)")
+        super().__init__(space, metric, mode, **kwargs)
+
+    def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> NSGA2Core:
+        return NSGA2Core(space, n_obj, self.seed, pop_size=self.pop_size)

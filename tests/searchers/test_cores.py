@@ -1,0 +1,76 @@
+"""The ask/tell cores on their own (no Tune): batches, waiting, no repeats, failures, pickling."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from pymoo.problems import get_problem
+
+from coflex_ray import CoflexCore, NSGA2Core
+from coflex_ray.spaces import Dim, Space
+
+SPACE = Space("zdt1", tuple(Dim(f"x{i}", tuple(np.round(np.linspace(0, 1, 17), 4).tolist())) for i in range(4)))
+ZDT1 = get_problem("zdt1", n_var=4)
+
+
+def f(x: np.ndarray) -> np.ndarray:
+    return ZDT1.evaluate(np.array(list(SPACE.decode(x).values()), dtype=float)[None])[0]
+
+
+def test_cores_import_without_ray():
+    import subprocess
+    import sys
+
+    code = ("import sys; import coflex_ray.searchers.coflex, coflex_ray.searchers.botorch_mo, "
+            "coflex_ray.searchers.nsga2; print(sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_nsga2_core_asks_a_generation_then_waits_for_it():
+    core = NSGA2Core(SPACE, n_obj=2, seed=0, pop_size=4)
+    first = core.ask(6)
+    assert len(first) == 4 and core.ask(1) == []  # the rest of the generation must be told first
+    for x in first[:3]:
+        core.tell(x, f(x))
+    assert core.ask(1) == []
+    core.tell(first[3], failed=True)
+    nxt = core.ask(4)
+    assert len(nxt) >= 1 and len(core.failed) == 1 and core.generations == 2
+    seen = {tuple(x) for x in first}
+    assert not seen & {tuple(x) for x in nxt}
+
+
+def test_nsga2_core_pickles_and_continues_identically():
+    core = NSGA2Core(SPACE, n_obj=2, seed=4, pop_size=4)
+
+    def run(c, n):
+        out = []
+        for _ in range(n):
+            pts = c.ask(1)
+            if not pts:
+                break
+            c.tell(pts[0], f(pts[0]))
+            out.append(pts[0].tolist())
+        return out
+
+    run(core, 6)
+    copy = pickle.loads(pickle.dumps(core))
+    assert run(copy, 10) == run(core, 10)
+
+
+def test_coflex_core_initial_design_then_a_model_batch():
+    core = CoflexCore(SPACE, n_obj=2, seed=1, n_init=5, batch_size=3, n_candidates=64, num_inducing=8)
+    init = core.ask(5)
+    assert len(init) == 5 and core.ask(1) == []  # no model until the initial design is told
+    for x in init[:-1]:
+        core.tell(x, f(x))
+    core.tell(init[-1], failed=True)
+    batch = core.ask(2, pending=[])
+    assert len(batch) == 2 and core.n_batches == 2 and core.n_fallbacks == 0
+    told = {tuple(x) for x in init}
+    assert not told & {tuple(x) for x in batch} and len({tuple(x) for x in batch}) == 2
+    assert len(core.queue) == 1  # the third proposal of the batch waits for the next ask
+    with pytest.raises(ValueError, match="2 finite objective values"):
+        core.tell(batch[0], [np.nan, 1.0])

@@ -1,0 +1,104 @@
+"""Real Tuner runs: the plain user script of the README and a HyperOpt search on raw metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _keys(configs) -> set:
+    return {tuple(sorted(c.items())) for c in configs}
+
+
+@pytest.mark.slow
+def test_plain_tune_script_returns_its_pareto_set(ray_session, tmp_path):
+    # written as a Ray Tune user writes a searcher example: Tune domains, no coflex_ray space
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    from coflex_ray import CoflexSearch, pareto_results
+
+    def trainable(config):
+        import math
+
+        a = (config["width"] / 64 + config["depth"] / 8 + 2 * config["dropout"]) / 3
+        err = float("nan") if config["depth"] == 1 else 1 - a + 0.05 * abs(math.log10(config["lr"]) + 2)
+        tune.report({"err": err, "edp": math.exp(2 * a) * (1 + config["group"] / 64 + config["wd"]),
+                     "tag": config["tag"]})
+
+    param_space = {"width": tune.choice([16, 32, 48, 64]), "depth": tune.randint(1, 9),
+                   "lr": tune.loguniform(1e-4, 1e-1), "dropout": tune.uniform(0, 0.5),
+                   "group": tune.qrandint(8, 64, 8), "wd": tune.quniform(0, 0.1, 0.01), "tag": "v1"}
+    searcher = CoflexSearch(metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"], seed=0,
+                            n_init=5, batch_size=2, n_candidates=256)
+    tuner = tune.Tuner(tune.with_resources(trainable, {"cpu": 1}), param_space=param_space,
+                       tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), num_samples=10,
+                                                   reuse_actors=True),
+                       run_config=tune.RunConfig(storage_path=str(tmp_path), name="plain", verbose=0))
+    grid = tuner.fit()
+    front = pareto_results(grid, metric=["err", "edp"], mode=["min", "min"])
+
+    df = grid.get_dataframe()
+    assert len(df) == 10 and (df["tag"] == "v1").all()  # the constant reached every trial
+    assert df[[c for c in df.columns if c.startswith("config/")]].drop(columns="config/tag").apply(tuple, axis=1).is_unique
+    assert len(searcher.failed) == int(df["err"].isna().sum()) and searcher.core.n_batches >= 3  # NaN = failure
+    assert 0 < len(front) <= int(df["err"].notna().sum())
+    cols = {c: c[len("config/"):] for c in front.columns if c.startswith("config/")}
+    grid_front = [{cols[c]: v for c, v in row.items()} for row in front[list(cols)].to_dict("records")]
+    assert _keys(grid_front) == _keys(cfg for cfg, _ in searcher.pareto_front())
+
+    # a later search warm-started from this run's ResultGrid
+    from coflex_ray import NSGA2Search
+
+    warm = NSGA2Search(metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"], pop_size=4)
+    warm.add_evaluated_trials(grid)
+    assert warm.set_search_properties(None, None, param_space)
+    assert len(warm.core.results) == 10 and len(warm.failed) == len(searcher.failed)
+    assert _keys(cfg for cfg, _ in warm.pareto_front()) == _keys(grid_front)
+
+
+@pytest.mark.slow
+def test_hyperopt_optimises_the_scalarisation_of_raw_metrics(ray_session, tmp_path):
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    from coflex_ray import ScalarizedSearch
+
+    def trainable(config):
+        import math
+
+        ok = config["depth"] != 1
+        a = (config["width"] / 64 + config["depth"] / 8 + 2 * config["dropout"]) / 3
+        tune.report({"err": 1 - a, "edp": math.exp(3 * a) if ok else math.inf, "feasible": ok})
+
+    inner = HyperOptSearch(n_initial_points=3, random_state_seed=0)
+    bounds = {"err": [0.0, 1.0], "log10_edp": [0.0, 1.5]}
+    search = ScalarizedSearch(inner, metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"], bounds=bounds)
+    tuner = tune.Tuner(tune.with_resources(trainable, {"cpu": 1}),
+                       param_space={"width": tune.choice([16, 32, 64]), "depth": tune.randint(1, 5),
+                                    "dropout": tune.uniform(0, 0.5)},
+                       tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(search, 2), num_samples=8,
+                                                   reuse_actors=True),
+                       run_config=tune.RunConfig(storage_path=str(tmp_path), name="hyperopt", verbose=0))
+    df = tuner.fit().get_dataframe()
+    assert len(df) == 8 and "scalar" not in df.columns  # trials report raw metrics only
+
+    def expected(r) -> float:
+        if not r["feasible"]:
+            return 1e3
+        return 0.5 * (r["err"] - 0.0) / 1.0 + 0.5 * (math.log10(r["edp"]) - 0.0) / 1.5
+
+    losses = sorted(t["result"]["loss"] for t in inner._hpopt_trials.trials if t["result"].get("status") == "ok")
+    assert np.allclose(losses, sorted(expected(r) for _, r in df.iterrows()))
