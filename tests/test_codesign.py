@@ -118,3 +118,112 @@ def test_monotonicity_rejects_bad_tables(change, message):
     t = _table({"a": [1, 2, 3, 4], "b": [2, 3, 4, 5]})
     with pytest.raises(ValueError, match=message):
         monotonicity(change(t))
+
+
+# ------------------------------------------------------------------ semi-decoupled
+def test_semi_decoupled_stage2_uses_only_p_and_counts_evaluations(gt):
+    from coflex_ray.codesign.semidecoupled import pareto_set, semi_decoupled
+
+    lat, en = np.nanquantile(gt.latency, 0.3), np.nanquantile(gt.energy, 0.3)
+    r = semi_decoupled(gt, [(lat, en)], proxies=0, grid=4)
+    assert 0 < len(r.members) <= 16
+    assert r.evaluations == {"stage1": 60, "probe": 0, "stage2": len(r.members) * 4}
+    row = r.rows.iloc[0]
+    if np.isfinite(row.found_accuracy):
+        assert row.found_arch in set(gt.arch_index[r.members])
+        assert row.gap >= 0
+    full = semi_decoupled(gt, [(lat, en)], proxies=0, grid=None)
+    assert set(full.members) == set(pareto_set(gt.accuracy, gt.latency[0], gt.energy[0]))
+
+
+def test_stage2_trial_never_evaluates_outside_p(monkeypatch):
+    from coflex_ray.codesign import tuning
+    from coflex_ray.spaces import nb201_arch_str, nb201_config
+
+    members = [nb201_config(ARCHS[i]) for i in (5, 600, 9000)]
+    seen = []
+    real = tuning.pair_result
+
+    def recording(config, spec, hardware=None):
+        seen.append(nb201_arch_str(config))
+        return real(config, spec, hardware)
+
+    monkeypatch.setattr(tuning, "pair_result", recording)
+    accel = {"X1": 16, "X2": 16, "X3": 128, "X4": 128, "X5": 128, "X6": 64, "dataflow": "ws"}
+    out = tuning.evaluate_members(accel, members, tuning.EvalSpec("nb201"), np.inf, np.inf, max_pes=None)
+    assert sorted(seen) == sorted(out["evaluated"]) == sorted(ARCHS[i] for i in (5, 600, 9000))
+    assert out["n_evals"] == 3 and out["best_arch"] in out["evaluated"]
+    seen.clear()
+    small = tuning.evaluate_members(accel, members, tuning.EvalSpec("nb201"), np.inf, np.inf, max_pes=100)
+    assert seen == [] and not small["feasible"]  # 256 PEs > 100: nothing evaluated
+
+
+@pytest.mark.slow
+def test_stage2_tune_run_reports_only_members(tmp_path):
+    from coflex_ray.codesign.methods import semi_decoupled_tune
+    from coflex_ray.runner import init_ray
+    from coflex_ray.spaces import nb201_config
+    from coflex_ray.trial import EvalSpec
+
+    init_ray(num_cpus=2)
+    members = [nb201_config(ARCHS[i]) for i in (11, 4000)]
+    df = semi_decoupled_tune(members, 100, [(1e12, 1e15)], EvalSpec("nb201"), None, 4, 0, tmp_path, None, "t",
+                             n_init=2)
+    evaluated = {a for s in df["evaluated"].dropna() for a in s.split(",") if a}
+    assert evaluated <= {ARCHS[11], ARCHS[4000]} and len(df) == 4
+    assert df["evals"].tolist() == [102, 104, 106, 108]
+
+
+# ------------------------------------------------------------------ RL co-exploration
+def _toy():
+    from coflex_ray.spaces import Dim, Space, integer_dim
+
+    space = Space("toy", (Dim("op", ("a", "b", "c", "d", "e"), "categorical"), integer_dim("n", 1, 100),
+                          Dim("df", ("os", "ws", "is"), "categorical")))
+    return space, {"op": "c", "n": 67, "df": "is"}
+
+
+def _toy_result(config, target):
+    m = sum(config[k] == v for k, v in target.items())
+    return {"err": 100 - 100 * m / 3, "latency": 0.5, "energy": 0.5, "feasible": True}
+
+
+def test_reinforce_moves_toward_the_planted_optimum():
+    from coflex_ray.codesign.reinforce import ReinforceSearch
+
+    space, target = _toy()
+    s = ReinforceSearch(space, 1.0, 1.0, seed=0, batch_size=4)
+    start = [p[i] for p, i in zip(s.probs(), (2, 10, 2))]  # offered index of c, 67, is
+    for i in range(240):
+        c = s.suggest(str(i))
+        s.on_trial_complete(str(i), _toy_result(c, target))
+    end = [p[i] for p, i in zip(s.probs(), (2, 10, 2))]
+    assert s.choices[1][10] == 66  # value 67 is offered
+    assert all(e > 2 * b for e, b in zip(end, start)) and s.greedy() == target
+    assert np.mean(s.history[-40:]) > np.mean(s.history[:40])
+
+
+def test_reinforce_reward_formula_and_save_restore(tmp_path):
+    from coflex_ray.codesign.reinforce import ReinforceSearch, reward
+
+    assert reward({"err": 10, "latency": 50, "energy": 50, "feasible": True}, 100, 100) == pytest.approx(0.9 + 0.1)
+    assert reward({"err": 10, "latency": 200, "energy": 50, "feasible": True}, 100, 100) == pytest.approx(
+        0.9 - (1 + np.log(2)))
+    assert reward({"err": 10, "latency": 50, "energy": 50, "pes": 2048, "feasible": True}, 100, 100,
+                  max_pes=1024) == pytest.approx(0.9 - (1 + np.log(2)))
+    assert reward({"feasible": False}, 1, 1) == -2.0
+    space, target = _toy()
+    a = ReinforceSearch(space, 1.0, 1.0, seed=3, batch_size=3)
+    for i in range(7):
+        a.on_trial_complete(str(i), _toy_result(a.suggest(str(i)), target))
+    a.suggest("pending")
+    a.save(str(tmp_path / "ck.pkl"))
+    b = ReinforceSearch(space, 1.0, 1.0, seed=99, batch_size=3)
+    b.restore(str(tmp_path / "ck.pkl"))
+    assert b.pending == a.pending and b.baseline == a.baseline
+    for i in range(10, 16):
+        ca, cb = a.suggest(str(i)), b.suggest(str(i))
+        assert ca == cb
+        a.on_trial_complete(str(i), _toy_result(ca, target))
+        b.on_trial_complete(str(i), _toy_result(cb, target))
+    assert all(np.allclose(x, y) for x, y in zip(a.probs(), b.probs()))
