@@ -215,16 +215,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"({time.time() - start:.0f}s so far)", flush=True)
     else:
         constraints, truth, err_scale = _probe_part(args, spec, pool, out)
-    print("\nconstraints (latency cycles, energy pJ) and exhaustive optimum accuracy: "
-          + "; ".join(f"({l:.4g}, {e:.4g}) -> {t:.2f}" for (l, e), t in zip(constraints, truth)))
+    print("\nconstraints (latency cycles, energy pJ)" + (" and exhaustive optimum accuracy: " if gt else ": ")
+          + "; ".join(f"({l:.4g}, {e:.4g})" + (f" -> {t:.2f}" if gt else "") for (l, e), t in zip(constraints, truth)))
     runs = []
     for seed in args.seeds:
         for name, df, wall in _methods(args, seed, net_space, spec, pool, constraints, gt, err_scale,
                                        out / "ray_results"):
             runs.append((seed, name, df, wall))
-    pd.concat([df.assign(method_name=n) for _, n, df, _ in runs], ignore_index=True).drop(
-        columns=["evaluated"], errors="ignore").to_parquet(out / "trials.parquet", index=False)
-    summary = _summarise(runs, constraints, truth, args.max_pes, out)
+        # written after every seed, so an interrupted study keeps the seeds it finished
+        pd.concat([df.assign(method_name=n) for _, n, df, _ in runs], ignore_index=True).drop(
+            columns=["evaluated"], errors="ignore").to_parquet(out / "trials.parquet", index=False)
+        summary = _summarise(runs, constraints, truth, args.max_pes, out)
     print("\nper constraint and method (mean over seeds; evaluations = median; gap = exhaustive optimum - best):")
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\ntotal {time.time() - start:.0f}s; outputs in {out}")
