@@ -43,6 +43,20 @@ _EXPORTS = {
     "pareto_results": "coflex_ray.searchers.pareto",
     # Tune side
     "cosearch_trial": "coflex_ray.trial",
+    # co-design methods beside CoflexSearch (semi-decoupled, RL co-exploration) and their ground truth
+    "monotonicity": "coflex_ray.codesign.monotonicity",
+    "plot_monotonicity": "coflex_ray.codesign.monotonicity",
+    "build_ground_truth": "coflex_ray.codesign.groundtruth",
+    "GroundTruth": "coflex_ray.codesign.groundtruth",
+    "nb201_layers": "coflex_ray.codesign.layers",
+    "semi_decoupled": "coflex_ray.codesign.semidecoupled",
+    "every_proxy": "coflex_ray.codesign.semidecoupled",
+    "semi_decoupled_tune": "coflex_ray.codesign.methods",
+    "stage1_coflex": "coflex_ray.codesign.methods",
+    "ReinforceSearch": "coflex_ray.codesign.reinforce",
+    "rl_coexplore": "coflex_ray.codesign.methods",
+    "hw_aware_nas": "coflex_ray.codesign.methods",
+    "sequential": "coflex_ray.codesign.methods",
 }
 
 __all__ = sorted(_EXPORTS)
