@@ -25,10 +25,10 @@ INFEASIBLE_SCORE = -1.0  # members_trial's score when no member meets the constr
 
 def make_coflex(space: Space, metrics: Sequence[str], modes: Sequence[str], log_metrics: Sequence[str] = (),
                 seed: int = 0, n_init: int = 10, batch_size: int = 4) -> Any:
-    """CoflexSearch with its current constructor (the only place the co-design code builds one)."""
-    from ..searchers.coflex import CoflexSearch
+    """CoflexSearch on ``space`` (the only place the co-design code builds one)."""
+    from ..searchers.tune_searchers import CoflexSearch
 
-    return CoflexSearch(space, metrics=list(metrics), modes=list(modes), log_metrics=list(log_metrics), seed=seed,
+    return CoflexSearch(space, metric=list(metrics), mode=list(modes), log_metrics=list(log_metrics), seed=seed,
                         n_init=n_init, batch_size=batch_size)
 
 
