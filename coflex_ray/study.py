@@ -10,10 +10,11 @@ Searchers (``SEARCHERS``), all at the same budget, seeds and concurrency:
   for measured device latencies; modelled in log space), with infeasible results flagged through
   the ``feasible`` column.
 * Ray Tune's built-ins: ``random`` (``BasicVariantGenerator``), ``optuna-tpe`` and ``optuna-nsga2``
-  (``OptunaSearch`` with a list of metrics: ``obj_err``, ``obj_log10_<hw>``), and ``hyperopt``
-  (``HyperOptSearch``, single-objective, on the scalarisation ``scalar`` = mean of the two objectives
-  normalised by the study's fixed bounds).  The built-ins see finite objectives: an infeasible
-  trial reports :data:`coflex_ray.trial.PENALTY` for both.
+  (``OptunaSearch`` on both objectives through :class:`.searchers.scalarize.FiniteObjectivesSearch`:
+  ``err`` and ``log10 <hw>``, a finite penalty for a failed trial), and ``hyperopt``
+  (``HyperOptSearch``, single-objective, through :class:`.searchers.scalarize.ScalarizedSearch`: the
+  mean of the two objectives normalised by the study's fixed bounds).  Trials report raw metrics
+  only; these wrappers derive what each built-in needs.
 """
 
 from __future__ import annotations
@@ -95,12 +96,21 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
 
         sampler = (TPESampler(seed=seed, n_startup_trials=n_init) if name == "optuna-tpe"
                    else NSGAIISampler(seed=seed, population_size=max(n_init, 4)))
-        alg = OptunaSearch(metric=["obj_err", f"obj_log10_{hw}"], mode=["min", "min"], sampler=sampler)
+        from .searchers.scalarize import FiniteObjectivesSearch
+
+        # Optuna sees finite copies of the raw objectives (log10 of the hardware one; a penalty if failed)
+        alg = FiniteObjectivesSearch(OptunaSearch(sampler=sampler), metric=["err", hw], mode=["min", "min"],
+                                     log_metrics=[hw])
         return ConcurrencyLimiter(alg, concurrency), None
     elif name == "hyperopt":
         from ray.tune.search.hyperopt import HyperOptSearch
 
-        alg = HyperOptSearch(metric="scalar", mode="min", n_initial_points=n_init, random_state_seed=seed)
+        from .searchers.scalarize import ScalarizedSearch
+
+        # single-objective: the mean of the two objectives normalised by the study's bounds (set by
+        # set_study_bounds once the study has fixed them)
+        alg = ScalarizedSearch(HyperOptSearch(n_initial_points=n_init, random_state_seed=seed), metric=["err", hw],
+                               mode=["min", "min"], log_metrics=[hw])
         return ConcurrencyLimiter(alg, concurrency), None
     else:
         raise ValueError(f"unknown searcher {name!r}; allowed: {', '.join(SEARCHERS)}")
@@ -166,6 +176,17 @@ def _failed(name: str, seed: int, e: BaseException) -> str:
     line = f"[failed] {name:<13} seed {seed}: {type(e).__name__}: {str(e)[:300]}"
     print(line, flush=True)
     return line
+
+
+def set_study_bounds(built: dict[tuple[str, int], tuple[Any, Any]], bounds: dict) -> None:
+    """Hand the study's fixed objective bounds to every searcher that scalarises with them (HyperOpt's
+    :class:`.searchers.scalarize.ScalarizedSearch`); called once the bounds are known, before any run."""
+    from .searchers.scalarize import FiniteObjectivesSearch, ScalarizedSearch
+
+    for alg, _ in built.values():
+        inner = getattr(alg, "searcher", None)  # ConcurrencyLimiter -> the wrapper
+        if isinstance(inner, ScalarizedSearch) and not isinstance(inner, FiniteObjectivesSearch):
+            inner.set_bounds(bounds)
 
 
 def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], tuple[Any, Any]], budget: int,

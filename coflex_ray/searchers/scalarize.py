@@ -81,6 +81,11 @@ class ScalarizedSearch(Searcher):
         self.searcher = searcher  # the attribute name Tune's checkpointing expects of wrappers
         super().__init__(metric=list(metrics), mode=list(self.objectives.modes))
 
+    def set_bounds(self, bounds: Mapping[str, Sequence[float]] | None) -> None:
+        """Set (or clear) the normalisation bounds, e.g. once a study has fixed them after building its
+        searchers; only before the first result, so every scalar of a run uses the same bounds."""
+        self.bounds = _check_bounds(bounds, self.names)
+
     # ------------------------------------------------------------------ what the wrapped searcher sees
     @property
     def inner_metric(self) -> str | list[str]:
