@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from .evaluators.hardware import FIDELITIES
+from .preflight import check_writable, explain_probe
 from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, check_searchers
 from .trial import DEFAULT_TIMEOUT_S, EvalSpec
 
@@ -29,10 +30,12 @@ class UsageError(ValueError):
 
 def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=doc.splitlines()[0], epilog=f"searchers: {', '.join(SEARCHERS)}")
-    p.add_argument("--budget", type=int, default=DEFAULTS["budget"], help="trials per (searcher, seed)")
-    p.add_argument("--n-init", type=int, default=DEFAULTS["n_init"], help="initial design size per searcher")
-    p.add_argument("--seeds", type=int, nargs="+", default=DEFAULTS["seeds"])
-    p.add_argument("--searchers", nargs="*", default=list(DEFAULT_SEARCHERS))
+    # None = not given: the defaults (or, with --smoke, the smoke defaults) are filled in below
+    p.add_argument("--budget", type=int, default=None, help=f"trials per (searcher, seed) (default {DEFAULTS['budget']})")
+    p.add_argument("--n-init", type=int, default=None,
+                   help=f"initial design size per searcher (default {DEFAULTS['n_init']})")
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument("--searchers", nargs="*", default=None)
     p.add_argument("--dataset", default="cifar10", help=f"one of {', '.join(DATASETS)}")
     p.add_argument("--fidelity", default=None,
                    help=f"accelerator simulator tier, one of {', '.join(FIDELITIES)} (default zigzag-fixed)")
@@ -55,12 +58,15 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     p.add_argument("--out", default=f"results/{benchmark}", help="output folder")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted study in --out (completed trials kept, searchers restored)")
-    p.add_argument("--smoke", action="store_true", help="tiny study (coflex + random, 6 trials) for tests")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny study (coflex + random, 6 trials) for tests; explicit flags override its values")
     args = p.parse_args(argv)
+    defaults = {**DEFAULTS, "searchers": list(DEFAULT_SEARCHERS)}
     if args.smoke:
-        args.budget, args.n_init, args.seeds = SMOKE["budget"], SMOKE["n_init"], SMOKE["seeds"]
-        if args.searchers == list(DEFAULT_SEARCHERS):
-            args.searchers = ["coflex", "random"]
+        defaults.update(SMOKE, searchers=["coflex", "random"])
+    for key in ("budget", "n_init", "seeds", "searchers"):  # an explicit flag wins over any default
+        if getattr(args, key) is None:
+            setattr(args, key, defaults[key])
     args.nats_sss = getattr(args, "nats_sss", None)
     args.device = getattr(args, "device", None)
     return args
@@ -81,9 +87,15 @@ def validate(args: argparse.Namespace) -> None:
     if args.fidelity not in FIDELITIES:
         raise UsageError(f"unknown fidelity {args.fidelity!r}; allowed: {', '.join(FIDELITIES)}")
     try:
-        args.searchers = check_searchers(args.searchers)
+        given, args.searchers = args.searchers, check_searchers(args.searchers)
+        args.out = str(check_writable(args.out, "--out", folder=True))
+        if args.hw_cache:
+            args.hw_cache = str(check_writable(args.hw_cache, "--hw-cache", folder=False))
     except ValueError as e:
         raise UsageError(str(e)) from e
+    if len(given) != len(args.searchers):
+        print(f"note: --searchers {' '.join(given)} names a searcher more than once; running each once: "
+              f"{' '.join(args.searchers)}")
     if args.n_init < 1:
         raise UsageError(f"--n-init {args.n_init} must be at least 1")
     if args.budget < args.n_init:
@@ -130,6 +142,7 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     print(f"study: {', '.join(args.searchers)} x seeds {args.seeds}, budget {args.budget}, n_init {args.n_init}, "
           f"concurrency {args.concurrency}")
     out = Path(args.out)
+    created = not out.exists()  # removed again if the study ends before it starts (probe failure)
     out.mkdir(parents=True, exist_ok=True)
     net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
     space = net_space if args.device else joint(net_space, ACCEL_SPACE)
@@ -138,7 +151,13 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     if bounds is None:
         start = time.time()
         n_probe = SMOKE["probe"] if args.smoke else PROBE_N
-        bounds = probe_bounds(partial(evaluate_config, spec=spec, hardware=pool), space, n_probe, hw)
+        rows: list[dict] = []
+        try:
+            bounds = probe_bounds(lambda c: rows.append(evaluate_config(c, spec, pool)) or rows[-1], space, n_probe, hw)
+        except ValueError:  # not one feasible configuration: say why, leave nothing behind
+            _abandon(out if created else None)
+            print(f"error: {explain_probe(rows, spec.timeout_s)}", file=sys.stderr)
+            return 2
         source = f"a fixed-seed probe of {n_probe} random configs ({time.time() - start:.0f}s)"
     else:
         source = f"--bounds {args.bounds}"
@@ -165,6 +184,17 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
                   meta={"benchmark": benchmark, "args": vars(args), "network_evaluator": evaluator.description,
                         "err_kind": evaluator.err_kind, "machine": _machine()})
     return 0
+
+
+def _abandon(created_out: Path | None) -> None:
+    """Stop Ray and remove the --out folder this run created (nothing of a failed start stays)."""
+    import shutil
+
+    import ray
+
+    ray.shutdown()
+    if created_out is not None:
+        shutil.rmtree(created_out, ignore_errors=True)
 
 
 def _machine() -> str:
