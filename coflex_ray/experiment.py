@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from .evaluators.hardware import FIDELITIES
-from .preflight import check_writable, explain_probe
+from .preflight import check_writable, explain_probe, lock_out
 from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, check_searchers
 from .trial import DEFAULT_TIMEOUT_S, EvalSpec
 
@@ -136,14 +136,19 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     from .study import probe_bounds, run_study, write_outputs
     from .trial import cosearch_trial, evaluate_config
 
+    out = Path(args.out)
+    created = not out.exists()  # removed again if the study ends before it starts (probe failure)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        lock_out(out)  # before Ray starts: a second study on the same --out stops here
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"network evaluator: {evaluator.description}")
     print(f"hardware evaluator: " + (f"measured latency (ms) on {args.device} (HELP / HW-NAS-Bench table)"
                                      if args.device else f"{args.fidelity} (EDP in uJ*ms at 1 GHz)"))
     print(f"study: {', '.join(args.searchers)} x seeds {args.seeds}, budget {args.budget}, n_init {args.n_init}, "
           f"concurrency {args.concurrency}")
-    out = Path(args.out)
-    created = not out.exists()  # removed again if the study ends before it starts (probe failure)
-    out.mkdir(parents=True, exist_ok=True)
     net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
     space = net_space if args.device else joint(net_space, ACCEL_SPACE)
     init_ray(args.address, num_cpus=None if args.address else args.concurrency)

@@ -3,6 +3,9 @@
 * :func:`check_writable` - a path the study will create (``--out``, ``--hw-cache``) can be created:
   its nearest existing ancestor is a folder in which a folder can really be made (tried and
   removed again, so nothing is left behind; permission bits alone do not tell, e.g. for ``/proc``).
+* :func:`lock_out` - one study per ``--out`` folder: an exclusive ``flock`` on ``OUT/.study.lock``,
+  held until the process exits.  The kernel drops it when the process dies in any way (SIGKILL
+  too), so a stale lock file never blocks ``--resume``.
 * :func:`explain_probe` - a probe without one feasible configuration, said in one line with the
   most common failure reason and what to change.
 
@@ -12,8 +15,11 @@ command line prints it as one ``error: ...`` line and exits with code 2.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import socket
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
@@ -49,6 +55,25 @@ def check_writable(path: str | os.PathLike, flag: str, folder: bool) -> Path:
         raise ValueError(f"{flag} {path} cannot be created ({e.strerror} in {ancestor}); "
                          "give a path under a writable folder") from None
     return p
+
+
+LOCK_NAME = ".study.lock"
+_held: list[int] = []  # descriptors of the locks this process holds (closing one would release it)
+
+
+def lock_out(out: Path) -> None:
+    """Lock the study folder ``out`` for this process, or ValueError naming the study that holds it."""
+    fd = os.open(Path(out) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 200).decode(errors="replace").strip() or "holder unknown"
+        os.close(fd)
+        raise ValueError(f"--out {out} is in use by another study ({holder}); wait for it to end or give "
+                         "another --out") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+    _held.append(fd)
 
 
 def explain_probe(rows: Iterable[dict[str, Any]], timeout_s: float | None) -> str:
