@@ -93,6 +93,14 @@ def validate(args: argparse.Namespace) -> None:
             args.hw_cache = str(check_writable(args.hw_cache, "--hw-cache", folder=False))
     except ValueError as e:
         raise UsageError(str(e)) from e
+    if args.hw_cache and Path(args.hw_cache).is_file():  # a corrupt or foreign cache stops here, not mid-study
+        from .evaluators.hardware import DEFAULT_LPF_LIMIT
+        from .evaluators.hardware.cache import read_cache_file
+
+        try:
+            read_cache_file(args.hw_cache, args.fidelity, DEFAULT_LPF_LIMIT)
+        except ValueError as e:
+            raise UsageError(f"--hw-cache: {e}") from e
     if len(given) != len(args.searchers):
         print(f"note: --searchers {' '.join(given)} names a searcher more than once; running each once: "
               f"{' '.join(args.searchers)}")

@@ -13,7 +13,6 @@ handles), so trials on any node call it directly; it works unchanged on a cluste
 from __future__ import annotations
 
 import os
-import pickle
 import time
 import zlib
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from .evaluators.hardware import DEFAULT_LPF_LIMIT, check_fidelity
 from .evaluators.hardware.accelerator import AccelConfig
-from .evaluators.hardware.cache import LayerCostCache
+from .evaluators.hardware.cache import LayerCostCache, read_cache_file, write_cache_file
 
 
 GRACE_S = 5.0  # how long past a time limit a caller waits for the shards to report their kill
@@ -55,10 +54,8 @@ class HardwarePool:
     def _warm_start(self) -> int:
         import ray
 
-        probe = LayerCostCache(self.fidelity, self.lpf_limit)
-        probe.load(self.path)
         parts: list[dict] = [{} for _ in self.shards]
-        for key, value in probe.dump().items():
+        for key, value in read_cache_file(self.path, self.fidelity, self.lpf_limit).items():
             parts[_shard(key[0], AccelConfig(*key[1]), len(self.shards))][key] = value
         return sum(ray.get([s.update.remote(p) for s, p in zip(self.shards, parts)]))
 
@@ -93,15 +90,10 @@ class HardwarePool:
         """Write every shard's finished entries to one pickle (atomically)."""
         import ray
 
-        target = Path(path or self.path or "")
-        if not str(target):
+        target = path or self.path
+        if not target:
             raise ValueError("no cache file given: pass path= here or to the constructor")
         merged: dict = {}
         for part in ray.get([s.dump.remote() for s in self.shards]):
             merged.update(part)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            pickle.dump(merged, f)
-        os.replace(tmp, target)
-        return target
+        return write_cache_file(target, merged, self.fidelity, self.lpf_limit)

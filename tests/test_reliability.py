@@ -5,9 +5,13 @@ two studies cannot share one --out, and a corrupt or foreign --hw-cache file is 
 from __future__ import annotations
 
 import os
+import pickle
+import subprocess
+import sys
 import threading
 import time
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,3 +144,137 @@ def test_pool_shard_kills_its_hung_simulation():
         assert pool.stats()["entries"] == 0 and pool.stats()["killed"] >= 1
     finally:
         ray.shutdown()
+
+
+# --- bad command lines: one error line before Ray starts, exit 2, nothing written ----------------
+
+ROOT = Path(__file__).resolve().parents[1]
+SSS = [sys.executable, str(ROOT / "experiments" / "sss.py")]
+
+
+def _one_error_line(proc: subprocess.CompletedProcess) -> str:
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    return lines[0]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--hw-cache", "/proc/nope/x.pkl"], "--hw-cache /proc/nope/x.pkl cannot be created"),
+    (["--out", "/proc/forbidden"], "--out /proc/forbidden cannot be created"),
+    (["--smoke", "--budget", "0"], "--budget 0 is smaller than --n-init 3"),
+    (["--smoke", "--n-init", "-3"], "--n-init -3 must be at least 1"),
+    (["--smoke", "--seeds", "1", "1"], "--seeds [1, 1] repeats a seed"),
+    (["--hw-cache", "/tmp"], "--hw-cache /tmp exists and is not a file"),
+])
+def test_bad_paths_and_smoke_overrides_fail_with_one_line(tmp_path, flags, message):
+    out = tmp_path / "out"
+    proc = subprocess.run([*SSS, "--out", str(out), *flags], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert message in _one_error_line(proc)
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even --out
+
+
+def test_repeated_searcher_is_dropped_with_a_note(tmp_path):
+    proc = subprocess.run([*SSS, "--searchers", "coflex", "random", "coflex", "--budget", "2", "--n-init", "3",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert "note: --searchers coflex random coflex names a searcher more than once; running each once: " \
+           "coflex random" in proc.stdout
+    assert "--budget 2 is smaller than --n-init 3" in _one_error_line(proc)  # (stops before Ray)
+
+
+@pytest.mark.slow
+def test_probe_without_a_feasible_config_says_why_and_leaves_nothing(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run([*SSS, "--smoke", "--trial-timeout", "0.000001", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("error")]
+    assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "no feasible configuration among 12" in errors[0] and "(12/12): TimeoutError" in errors[0]
+    assert "raise --trial-timeout" in errors[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- one study per --out ------------------------------------------------------------------------
+
+def test_second_study_on_the_same_out_is_refused_and_a_killed_ones_lock_is_not_stale(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from coflex_ray.preflight import lock_out; "
+                               f"lock_out({str(out)!r}); print('locked', flush=True); time.sleep(120)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        proc = subprocess.run([*SSS, "--smoke", "--out", str(out)], capture_output=True, text=True, timeout=120)
+        line = _one_error_line(proc)
+        assert f"--out {out} is in use by another study (pid {holder.pid} on" in line, line
+        assert sorted(p.name for p in out.iterdir()) == [".study.lock"]  # the second study wrote nothing
+    finally:
+        holder.kill()  # SIGKILL: no clean-up runs
+        holder.wait()
+    from coflex_ray.preflight import lock_out
+
+    lock_out(out)  # the dead study's lock file is still there, its lock is not
+    assert f"pid {os.getpid()}" in (out / ".study.lock").read_text()
+
+
+# --- corrupt or foreign --hw-cache files ---------------------------------------------------------
+
+def _good_cache_file(path, fidelity="zigzag-fixed"):
+    cache = LayerCostCache(fidelity)
+    cache.get(SHAPE, ACC)
+    return cache.save(path)
+
+
+def _truncated(p):
+    data = _good_cache_file(p).read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+
+
+def _nan_entry(p):
+    from coflex_ray.evaluators.hardware.cache import read_cache_file
+
+    entries = read_cache_file(_good_cache_file(p), "zigzag-fixed", 6)
+    key = next(iter(entries))
+    data = pickle.loads(p.read_bytes())
+    data["entries"] = {key: {**entries[key], "energy_pJ": float("nan")}}
+    p.write_bytes(pickle.dumps(data))
+
+
+CORRUPT = {
+    "truncated": (_truncated, "cannot be read"),
+    "random bytes": (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096)), "cannot be read"),
+    "other fidelity": (lambda p: _other_fidelity(p), "holds zigzag costs (lpf_limit 6); this study simulates zigzag-fixed"),
+    "pickle of a list": (lambda p: p.write_bytes(pickle.dumps([1, 2, 3])), "holds a list, not a"),
+    "old headerless table": (lambda p: p.write_bytes(pickle.dumps({})), "holds a dict, not a"),
+    "NaN entry": (_nan_entry, "malformed entry"),
+}
+
+
+def _other_fidelity(p):
+    _good_cache_file(p)
+    data = pickle.loads(p.read_bytes())
+    data["fidelity"] = "zigzag"  # same layout, another tier's numbers
+    data["entries"] = {(k[0], k[1], "zigzag", k[3]): v for k, v in data["entries"].items()}
+    p.write_bytes(pickle.dumps(data))
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPT))
+def test_corrupt_or_foreign_cache_file_is_refused_with_its_reason(tmp_path, case):
+    make, message = CORRUPT[case]
+    path = tmp_path / "costs.pkl"
+    make(path)
+    with pytest.raises(ValueError, match="costs.pkl") as e:
+        LayerCostCache(path=path)
+    assert message in str(e.value)
+
+
+def test_cli_refuses_a_corrupt_cache_before_ray(tmp_path):
+    path = tmp_path / "costs.pkl"
+    _truncated(path)
+    proc = subprocess.run([*SSS, "--smoke", "--hw-cache", str(path), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert "--hw-cache: cache file" in _one_error_line(proc) and not (tmp_path / "out").exists()
+
+
+def test_cache_file_round_trip_keeps_costs(tmp_path):
+    path = _good_cache_file(tmp_path / "costs.pkl")
+    assert LayerCostCache(path=path).get(SHAPE, ACC) == LayerCostCache().get(SHAPE, ACC)

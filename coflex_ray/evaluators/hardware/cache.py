@@ -13,7 +13,10 @@ about 410 distinct convolution shapes, so a search quickly reuses layers across 
   owner and every waiter of that key get :class:`.childproc.SimulationTimeout`, nothing is stored.
   Without a limit the simulation runs in the calling thread.
 * ``save(path)`` / ``LayerCostCache(path=...)`` persist to a pickle the user names (warm restart);
-  the file is replaced atomically.
+  the file is replaced atomically.  It records its format version, fidelity and ``lpf_limit``;
+  :func:`read_cache_file` refuses (``ValueError``, naming the file and why) a truncated or unreadable
+  file, a pickle of anything else, another fidelity's or ``lpf_limit``'s costs, and malformed
+  entries, so a study never starts on costs it did not ask for.
 
 The same class runs in-process (tests, benchmarks) or as a Ray actor (see ``coflex_ray.service``).
 """
@@ -48,6 +51,53 @@ def _checked(result: dict[str, Any], shape: tuple, acc: AccelConfig) -> dict[str
             raise BadSimulatorResult(f"simulator returned {k}={v!r} for layer {tuple(shape)} on {acc.key()}; "
                                      "not cached")
     return result
+
+
+FORMAT, FORMAT_VERSION = "coflex-ray layer-cost cache", 2
+
+
+def write_cache_file(path: str | os.PathLike, entries: dict, fidelity: str, lpf_limit: int) -> Path:
+    """Write ``entries`` with their header to ``path`` atomically (a temp file, then a rename)."""
+    target = Path(path)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "wb") as f:
+        pickle.dump({"format": FORMAT, "version": FORMAT_VERSION, "fidelity": fidelity, "lpf_limit": lpf_limit,
+                     "entries": entries}, f)
+    os.replace(tmp, target)
+    return target
+
+
+def read_cache_file(path: str | os.PathLike, fidelity: str, lpf_limit: int) -> dict[tuple, dict[str, Any]]:
+    """The entries of a cache file written by :func:`write_cache_file` for ``fidelity`` and ``lpf_limit``."""
+    fix = "delete it to start cold, or give another file"
+    try:
+        with open(path, "rb") as f:
+            data = pickle.load(f)
+    except Exception as e:
+        raise ValueError(f"cache file {str(path)!r} cannot be read ({type(e).__name__}: {str(e)[:80]}); {fix}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"cache file {str(path)!r} holds a {type(data).__name__}, not a {FORMAT}; {fix}")
+    if data.get("version") != FORMAT_VERSION:
+        raise ValueError(f"cache file {str(path)!r} has format version {data.get('version')!r}; this coflex-ray "
+                         f"reads version {FORMAT_VERSION}; {fix}")
+    if (data.get("fidelity"), data.get("lpf_limit")) != (fidelity, lpf_limit):
+        raise ValueError(f"cache file {str(path)!r} holds {data.get('fidelity')} costs (lpf_limit "
+                         f"{data.get('lpf_limit')}); this study simulates {fidelity} (lpf_limit {lpf_limit}); "
+                         "give that fidelity's own file")
+    entries = data.get("entries")
+    if not isinstance(entries, dict):
+        raise ValueError(f"cache file {str(path)!r} has no entry table; {fix}")
+    for key, value in entries.items():
+        try:
+            ok = (isinstance(key, tuple) and len(key) == 4 and key[2:] == (fidelity, lpf_limit)
+                  and isinstance(value, dict) and _checked(value, key[0], AccelConfig(*key[1])) is value)
+        except Exception:  # a key that is no accelerator, a cost that cannot be right
+            ok = False
+        if not ok:
+            raise ValueError(f"cache file {str(path)!r} has a malformed entry {str(key)[:80]}: "
+                             f"{str(value)[:80]}; {fix}")
+    return entries
 
 
 class LayerCostCache:
@@ -145,22 +195,11 @@ class LayerCostCache:
             return len(new)
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
-        target = Path(path or self.path or "")
-        if not str(target):
+        target = path or self.path
+        if not target:
             raise ValueError("no cache file given: pass path= here or to the constructor")
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            pickle.dump(self.dump(), f)
-        os.replace(tmp, target)
-        return target
+        return write_cache_file(target, self.dump(), self.fidelity, self.lpf_limit)
 
     def load(self, path: str | os.PathLike) -> int:
-        try:
-            with open(path, "rb") as f:
-                entries = pickle.load(f)
-        except Exception as e:
-            raise ValueError(f"cannot read cache file {str(path)!r} ({type(e).__name__}: {e}); delete it to start cold") from e
-        if not isinstance(entries, dict):
-            raise ValueError(f"cache file {str(path)!r} does not hold a layer-cost table")
-        return self.update(entries)
+        """Add the entries of a cache file (ValueError if it is not this fidelity's); returns how many were new."""
+        return self.update(read_cache_file(path, self.fidelity, self.lpf_limit))
