@@ -85,7 +85,7 @@ def test_cache_persistence_round_trip(tmp_path):
     assert cold.get(conv(8, 16, 3, 32), acc) == first
     assert cold.stats()["misses"] == 0
     path.write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="cannot read cache file"):
+    with pytest.raises(ValueError, match="costs.pkl. cannot be read"):
         LayerCostCache(path=path)
 
 
