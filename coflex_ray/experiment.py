@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from .evaluators.hardware import FIDELITIES
-from .preflight import check_writable, explain_probe, lock_out
+from .preflight import LOCK_NAME, check_writable, explain_probe, lock_out
 from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, check_searchers
 from .trial import DEFAULT_TIMEOUT_S, EvalSpec
 
@@ -145,7 +145,10 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     from .trial import cosearch_trial, evaluate_config
 
     out = Path(args.out)
-    created = not out.exists()  # removed again if the study ends before it starts (probe failure)
+    # what this run creates (the top new folder, or just the lock file) is removed again if the study
+    # ends before it starts (probe failure)
+    created = next((p for p in reversed([out, *out.absolute().parents]) if not p.exists()), None)
+    created = created or (out / LOCK_NAME if not (out / LOCK_NAME).exists() else None)
     out.mkdir(parents=True, exist_ok=True)
     try:
         lock_out(out)  # before Ray starts: a second study on the same --out stops here
@@ -168,7 +171,7 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
         try:
             bounds = probe_bounds(lambda c: rows.append(evaluate_config(c, spec, pool)) or rows[-1], space, n_probe, hw)
         except ValueError:  # not one feasible configuration: say why, leave nothing behind
-            _abandon(out if created else None)
+            _abandon(created)
             print(f"error: {explain_probe(rows, spec.timeout_s)}", file=sys.stderr)
             return 2
         source = f"a fixed-seed probe of {n_probe} random configs ({time.time() - start:.0f}s)"
@@ -199,15 +202,17 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     return 0
 
 
-def _abandon(created_out: Path | None) -> None:
-    """Stop Ray and remove the --out folder this run created (nothing of a failed start stays)."""
+def _abandon(created: Path | None) -> None:
+    """Stop Ray and remove the folder or lock file this run created (nothing of a failed start stays)."""
     import shutil
 
     import ray
 
     ray.shutdown()
-    if created_out is not None:
-        shutil.rmtree(created_out, ignore_errors=True)
+    if created is not None and created.is_dir():
+        shutil.rmtree(created, ignore_errors=True)
+    elif created is not None:
+        created.unlink(missing_ok=True)
 
 
 def _machine() -> str:
