@@ -70,6 +70,10 @@ def _ray(args: list[str], env: dict) -> None:
         raise RuntimeError(f"ray {' '.join(args[:2])} failed: {proc.stderr[-1500:]}")
 
 
+def _port_range(start: int) -> list[str]:
+    return [f"--min-worker-port={start}", f"--max-worker-port={start + 999}"]
+
+
 def _finished(results: Path) -> int:
     return sum(1 for _ in results.glob("*/*/result.json")) if results.is_dir() else 0
 
@@ -105,7 +109,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("--kill-every", type=float, default=30.0, help="mean seconds between trial worker kills")
     p.add_argument("--raylet-after", type=int, default=150, help="finished trials before the raylet kill")
     p.add_argument("--rejoin-s", type=float, default=20.0, help="seconds until a new worker node joins")
-    p.add_argument("--port", type=int, default=6393)
+    p.add_argument("--port", type=int, default=6393, help="the head's GCS port")
+    p.add_argument("--worker-ports", type=int, default=24000,
+                   help="worker port ranges: head from here, worker node +1000, rejoined node +2000 (999 each)")
     p.add_argument("--verify", type=int, default=30, help="cache entries re-simulated at the end")
     args = p.parse_args(argv)
     print(machine(), flush=True)
@@ -115,16 +121,15 @@ def main(argv: list[str]) -> None:
     temp = tempfile.mkdtemp(prefix="crsoak", dir="/tmp")  # short: Ray's socket paths must stay < 108 chars
     work = Path(tempfile.mkdtemp(prefix="coflex_soak_"))
     out, addr = work / "out", f"127.0.0.1:{args.port}"
-    ports = {"head": "24000", "worker": "25000", "rejoined": "26000"}
+    ports = {k: args.worker_ports + 1000 * i for i, k in enumerate(("head", "worker", "rejoined"))}
     markers = [temp, addr, *(f"--min_worker_port={v}" for v in ports.values())]
     rng = random.Random(0)
     kills = raylet_kills = 0
     start = time.time()
     try:
         _ray(["start", "--head", f"--port={args.port}", "--num-cpus=1", "--include-dashboard=false",
-              "--disable-usage-stats", f"--temp-dir={temp}", "--min-worker-port=24000", "--max-worker-port=24999"], env)
-        _ray(["start", f"--address={addr}", "--num-cpus=1", "--disable-usage-stats", "--min-worker-port=25000",
-              "--max-worker-port=25999"], env)
+              "--disable-usage-stats", f"--temp-dir={temp}", *_port_range(ports["head"])], env)
+        _ray(["start", f"--address={addr}", "--num-cpus=1", "--disable-usage-stats", *_port_range(ports["worker"])], env)
         time.sleep(5)
         bounds = work / "bounds.json"
         bounds.write_text(json.dumps({"err": [-1.0, 0.0], "log10_edp": [0.5, 5.5]}))  # fixed: no probe needed
@@ -148,7 +153,7 @@ def main(argv: list[str]) -> None:
                     print(f"[{now - start:6.0f}s] {done} trials done: SIGKILL worker node raylet {pid}", flush=True)
             if rejoin_at is not None and now >= rejoin_at:
                 _ray(["start", f"--address={addr}", "--num-cpus=1", "--disable-usage-stats",
-                      "--min-worker-port=26000", "--max-worker-port=26999"], env)
+                      *_port_range(ports["rejoined"])], env)
                 rejoin_at = None
                 print(f"[{time.time() - start:6.0f}s] a new worker node joined", flush=True)
             if now >= next_kill:
