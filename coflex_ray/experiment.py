@@ -1,8 +1,20 @@
 """Command line of the comparison experiments (``experiments/sss.py``, ``experiments/nb201.py``).
 
-Validates every flag before Ray starts (one ``error: ...`` line, exit code 2, nothing written),
-builds the evaluators (accuracy lookup + hardware actors), fixes the objective bounds, runs the
-study (:mod:`coflex_ray.study`) and writes tables and plots.
+:func:`main` runs these steps, each its own function:
+
+1. :func:`parse_args`: the flags; an explicit flag always wins over the ``--smoke`` defaults.
+2. :func:`prepare`: every check and everything that can fail on bad input, before Ray starts or
+   anything is written: flag values, usable ``--out``/``--hw-cache`` paths and cache file, the
+   network evaluator, the reference front, ``--bounds``, and every (searcher, seed) built (a missing
+   library fails here in about half a second, before torch, ZigZag or Ray load).  Bad input: one
+   ``error: ...`` line, exit code 2, nothing written.
+3. :func:`claim_out`: create ``--out`` and lock it (a second study on the same folder is refused).
+4. :func:`start_services`: Ray (local or ``--address``) and the shared layer-cost cache actors.
+5. :func:`fix_bounds`: the objective bounds (``--bounds``, the benchmark's reference front, or a
+   fixed-seed probe); a probe with no feasible configuration stops the study with one line and
+   removes what it created.
+6. :func:`run`: the study (:func:`coflex_ray.study.run_study`); a run that fails is ``[failed]``.
+7. :func:`report`: tables, rank tests and plots of the runs that finished; exit code 1 if any failed.
 """
 
 from __future__ import annotations
@@ -10,17 +22,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-# Light imports only: a bad flag or a missing searcher library must fail before torch, ZigZag or Ray
-# load (about 3-5 s); the evaluators, the trial and Ray are imported once the flags are valid.
+# Light imports only: the heavy ones (torch, ZigZag, Ray) load once the flags are known to be good.
 from .evaluators.nats_sss import NatsDataError
-from .study import (DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, SearcherBuildError, build_searchers, check_installed,
-                    check_searchers)
+from .preflight import LOCK_NAME, check_writable, explain_probe, lock_out
+from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, build_searchers, check_installed, check_searchers
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+DEFAULT_DATASET = {"sss": "ImageNet16-120", "nb201": "cifar10"}  # sss: the Coflex paper's Fig. 4 dataset
 DEFAULTS = {"budget": 30, "n_init": 10, "seeds": [0, 1], "concurrency": 2}
 SMOKE = {"budget": 6, "n_init": 3, "seeds": [0], "probe": 12}
 
@@ -29,31 +42,55 @@ class UsageError(ValueError):
     """A bad flag: printed as one line, exit code 2."""
 
 
+@dataclass
+class Plan:
+    """Everything a study needs, built and checked before Ray starts."""
+
+    benchmark: str
+    args: argparse.Namespace
+    evaluator: Any  # coflex_ray.evaluators.accuracy.AccuracyEvaluator
+    spec: Any  # coflex_ray.trial.EvalSpec
+    space: Any  # coflex_ray.spaces.Space
+    reference: Any  # coflex_ray.reference_fronts.ReferenceFront | None
+    bounds: dict | None  # from --bounds (or the resumed study's bounds.json), else fixed later
+    built: dict  # (searcher, seed) -> (search_alg, our searcher or None)
+
+    @property
+    def hw(self) -> str:
+        return self.spec.hw_metric
+
+
 def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=doc.splitlines()[0], epilog=f"searchers: {', '.join(SEARCHERS)}")
-    p.add_argument("--budget", type=int, default=DEFAULTS["budget"], help="trials per (searcher, seed)")
-    p.add_argument("--n-init", type=int, default=DEFAULTS["n_init"], help="initial design size per searcher")
-    p.add_argument("--seeds", type=int, nargs="+", default=DEFAULTS["seeds"])
+    # None = not given: the defaults (or, with --smoke, the smoke defaults) are filled in below
+    p.add_argument("--budget", type=int, default=None, help=f"trials per (searcher, seed) (default {DEFAULTS['budget']})")
+    p.add_argument("--n-init", type=int, default=None,
+                   help=f"initial design size per searcher (default {DEFAULTS['n_init']})")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0 1")
     p.add_argument("--searchers", nargs="*", default=None,
                    help=f"default: {' '.join(DEFAULT_SEARCHERS)} (with --smoke: coflex random)")
-    p.add_argument("--dataset", default="cifar10", help=f"one of {', '.join(DATASETS)}")
+    p.add_argument("--dataset", default=DEFAULT_DATASET[benchmark],
+                   help=f"one of {', '.join(DATASETS)} (default {DEFAULT_DATASET[benchmark]})")
     p.add_argument("--fidelity", default=None,
                    help="accelerator simulator tier: zigzag-fixed (default), zigzag or scalesim")
     if benchmark == "sss":
         p.add_argument("--nats-sss", default=None, metavar="PATH",
-                       help="official NATS-sss-v1_0-50262-simple folder (or $NATS_SSS_PATH); "
-                            "without it the training-free RBF proxy scores networks")
+                       help="official NATS-sss-v1_0-50262-simple folder (or $NATS_SSS_PATH): exact errors")
+        p.add_argument("--network-evaluator", default=None, metavar="NAME",
+                       help="without the official table: surrogate, proxy or params (default: surrogate on "
+                            "ImageNet16-120, i.e. error predicted from real records; proxy elsewhere)")
     else:
         p.add_argument("--device", default=None,
                        help="hardware objective = measured latency (ms) of the cell on this device instead of "
                             "an accelerator's EDP (no accelerator dimensions); e.g. pixel3, raspi4, eyeriss, "
                             "1080ti_1 (the error message lists all)")
     p.add_argument("--bounds", default=None, metavar="FILE",
-                   help=f"bounds.json of an earlier study (default: probe {PROBE_N} fixed-seed configs)")
+                   help=f"bounds.json of an earlier study (default: the benchmark's reference front where one "
+                        f"exists, else a probe of {PROBE_N} fixed-seed configs)")
     p.add_argument("--hw-cache", default=None, metavar="FILE", help="persist the layer-cost cache to FILE")
     p.add_argument("--trial-timeout", type=float, default=None, metavar="S",
-                   help="seconds one evaluation may take before its trial is recorded as failed (0: no limit; "
-                        "default 900)")
+                   help="seconds one evaluation may take before it is killed and its trial recorded as failed "
+                        "(0: no limit; default 900)")
     p.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="trials running at once per run")
     p.add_argument("--parallel-runs", type=int, default=1, metavar="K",
                    help="(searcher, seed) runs at once, each with its own --concurrency (fill a cluster: "
@@ -62,26 +99,32 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     p.add_argument("--out", default=f"results/{benchmark}", help="output folder")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted study in --out (completed trials kept, searchers restored)")
-    p.add_argument("--smoke", action="store_true", help="tiny study (coflex + random, 6 trials) for tests")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny study (coflex + random, 6 trials) for tests; explicit flags override its values")
     args = p.parse_args(argv)
+    defaults = {**DEFAULTS, "searchers": list(DEFAULT_SEARCHERS)}
     if args.smoke:
-        args.budget, args.n_init, args.seeds = SMOKE["budget"], SMOKE["n_init"], SMOKE["seeds"]
-        if args.searchers is None:
-            args.searchers = ["coflex", "random"]
-    if args.searchers is None:
-        args.searchers = list(DEFAULT_SEARCHERS)
+        defaults.update(SMOKE, searchers=["coflex", "random"])
+    for key in ("budget", "n_init", "seeds", "searchers"):  # an explicit flag wins over any default
+        if getattr(args, key) is None:
+            setattr(args, key, defaults[key])
     args.nats_sss = getattr(args, "nats_sss", None)
     args.device = getattr(args, "device", None)
+    args.network_evaluator = getattr(args, "network_evaluator", None)
     return args
 
 
 def validate(args: argparse.Namespace) -> None:
     """Check every flag; cheap checks (searcher names and their libraries) come before heavy imports."""
     try:
-        args.searchers = check_searchers(args.searchers)
+        given, args.searchers = args.searchers, check_searchers(args.searchers)
     except ValueError as e:
         raise UsageError(str(e)) from e
     check_installed(args.searchers)  # a missing library fails now, before torch/ZigZag/Ray load
+    if len(given) != len(args.searchers):
+        print(f"note: --searchers {' '.join(given)} names a searcher more than once; running each once: "
+              f"{' '.join(args.searchers)}")
+    from .evaluators.accuracy import NETWORK_EVALUATORS
     from .evaluators.hardware import FIDELITIES
     from .trial import DEFAULT_TIMEOUT_S
 
@@ -89,6 +132,9 @@ def validate(args: argparse.Namespace) -> None:
         args.trial_timeout = DEFAULT_TIMEOUT_S
     if args.dataset not in DATASETS:
         raise UsageError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
+    if args.network_evaluator is not None and args.network_evaluator not in NETWORK_EVALUATORS:
+        raise UsageError(f"unknown --network-evaluator {args.network_evaluator!r}; allowed: "
+                         f"{', '.join(NETWORK_EVALUATORS)}")
     if args.device is not None:
         from .evaluators.device import check_device
 
@@ -100,6 +146,20 @@ def validate(args: argparse.Namespace) -> None:
     args.fidelity = args.fidelity or "zigzag-fixed"
     if args.fidelity not in FIDELITIES:
         raise UsageError(f"unknown fidelity {args.fidelity!r}; allowed: {', '.join(FIDELITIES)}")
+    try:
+        args.out = str(check_writable(args.out, "--out", folder=True))
+        if args.hw_cache:
+            args.hw_cache = str(check_writable(args.hw_cache, "--hw-cache", folder=False))
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    if args.hw_cache and Path(args.hw_cache).is_file():  # a corrupt or foreign cache stops here, not mid-study
+        from .evaluators.hardware import DEFAULT_LPF_LIMIT
+        from .evaluators.hardware.cache import read_cache_file
+
+        try:
+            read_cache_file(args.hw_cache, args.fidelity, DEFAULT_LPF_LIMIT)
+        except ValueError as e:
+            raise UsageError(f"--hw-cache: {e}") from e
     if args.n_init < 1:
         raise UsageError(f"--n-init {args.n_init} must be at least 1")
     if args.budget < args.n_init:
@@ -117,91 +177,162 @@ def validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--seeds {args.seeds} repeats a seed")
 
 
-def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
-    args = parse_args(benchmark, doc, argv)
-    try:  # everything a user can get wrong fails here, before Ray starts or anything is written
-        validate(args)
-        from .analysis import load_bounds
-        from .evaluators.accuracy import make_accuracy_evaluator
-        from .spaces import ACCEL_SPACE, NB201_SPACE, SSS_SPACE, joint
-        from .trial import EvalSpec
+def prepare(benchmark: str, args: argparse.Namespace) -> Plan:
+    """Step 2: validate, build the evaluator, spec, space, reference front and every searcher (no Ray)."""
+    validate(args)
+    from .analysis import load_bounds
+    from .evaluators.accuracy import make_accuracy_evaluator
+    from .reference_fronts import reference_front_for
+    from .spaces import ACCEL_SPACE, NB201_SPACE, SSS_SPACE, joint
+    from .trial import EvalSpec
 
-        evaluator = make_accuracy_evaluator(benchmark, args.dataset, args.nats_sss)
-        if not args.bounds and args.resume and (Path(args.out) / "bounds.json").is_file():
-            args.bounds = str(Path(args.out) / "bounds.json")  # the interrupted study's own bounds
-        spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity, device=args.device,
-                        timeout_s=args.trial_timeout or None)
-        hw = spec.hw_metric
-        bounds = load_bounds(args.bounds, hw) if args.bounds else None
-        from .reference_fronts import reference_front_for
+    evaluator = make_accuracy_evaluator(benchmark, args.dataset, args.nats_sss,
+                                        network_evaluator=args.network_evaluator)
+    if not args.bounds and args.resume and (Path(args.out) / "bounds.json").is_file():
+        args.bounds = str(Path(args.out) / "bounds.json")  # the interrupted study's own bounds
+    spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity, device=args.device,
+                    timeout_s=args.trial_timeout or None, network_evaluator=args.network_evaluator)
+    bounds = load_bounds(args.bounds, spec.hw_metric) if args.bounds else None
+    reference = reference_front_for(benchmark, args.dataset, args.fidelity, args.device)
+    net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
+    space = net_space if args.device else joint(net_space, ACCEL_SPACE)
+    built = build_searchers(args.searchers, space, args.seeds, args.n_init, args.concurrency, spec.hw_metric)
+    return Plan(benchmark, args, evaluator, spec, space, reference, bounds, built)
 
-        reference = reference_front_for(benchmark, args.dataset, args.fidelity, args.device)
-        net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
-        space = net_space if args.device else joint(net_space, ACCEL_SPACE)
-        # every searcher of the study, built now: a missing library or bad option fails here, not mid-study
-        built = build_searchers(args.searchers, space, args.seeds, args.n_init, args.concurrency, hw)
-    except (ValueError, NatsDataError) as e:  # UsageError, SearcherBuildError and the library's own checks
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+def claim_out(out: Path) -> Path | None:
+    """Step 3: create and lock ``out``; returns what this run created (the top new folder, or the lock
+    file in an existing folder), so a study that ends before it starts can remove exactly that."""
+    created = next((p for p in reversed([out, *out.absolute().parents]) if not p.exists()), None)
+    created = created or (out / LOCK_NAME if not (out / LOCK_NAME).exists() else None)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        lock_out(out)  # before Ray starts: a second study on the same --out stops here
+    except ValueError:
+        if created is not None and created != out / LOCK_NAME:
+            _remove(created)
+        raise
+    return created
+
+
+def start_services(plan: Plan) -> Any:
+    """Step 4: Ray (local, sized for the runs at once, or ``--address``) and the hardware cache actors."""
     from .runner import init_ray
     from .service import HardwarePool
-    from .analysis import save_bounds
-    from .study import probe_bounds, run_study, write_outputs
-    from .trial import cosearch_trial, evaluate_config
 
-    print(f"network evaluator: {evaluator.description}")
-    print(f"hardware evaluator: " + (f"measured latency (ms) on {args.device} (HELP / HW-NAS-Bench table)"
-                                     if args.device else f"{args.fidelity} (EDP in uJ*ms at 1 GHz)"))
-    print(f"study: {', '.join(args.searchers)} x seeds {args.seeds}, budget {args.budget}, n_init {args.n_init}, "
-          f"concurrency {args.concurrency}" + (f", {args.parallel_runs} runs at once" if args.parallel_runs > 1 else ""))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args = plan.args
     init_ray(args.address, num_cpus=None if args.address else args.concurrency * args.parallel_runs)
-    pool = None if args.device else HardwarePool(args.fidelity, path=args.hw_cache)
-    if bounds is None and reference is not None:  # normalise by the reference front's ideal and nadir
-        bounds = reference.bounds
-        source = f"the {reference.kind} reference front's ideal and nadir"
-    elif bounds is None:
-        start = time.time()
-        n_probe = SMOKE["probe"] if args.smoke else PROBE_N
-        bounds = probe_bounds(partial(evaluate_config, spec=spec, hardware=pool), space, n_probe, hw)
-        source = f"a fixed-seed probe of {n_probe} random configs ({time.time() - start:.0f}s)"
+    return None if args.device else HardwarePool(args.fidelity, path=args.hw_cache)
+
+
+def fix_bounds(plan: Plan, pool: Any, out: Path) -> tuple[dict, str]:
+    """Step 5: the study's objective bounds and where they came from; ValueError (with the probe's
+    most common failure and what to change) if a probe finds no feasible configuration."""
+    from .analysis import save_bounds
+    from .study import probe_bounds, set_study_bounds
+    from .trial import evaluate_config
+
+    args, hw = plan.args, plan.hw
+    if plan.bounds is not None:
+        bounds, source = plan.bounds, f"--bounds {args.bounds}"
+    elif plan.reference is not None:  # normalise by the reference front's ideal and nadir
+        bounds, source = plan.reference.bounds, f"the {plan.reference.kind} reference front's ideal and nadir"
     else:
-        source = f"--bounds {args.bounds}"
+        start, rows = time.time(), []
+        n_probe = SMOKE["probe"] if args.smoke else PROBE_N
+        try:
+            bounds = probe_bounds(lambda c: rows.append(evaluate_config(c, plan.spec, pool)) or rows[-1],
+                                  plan.space, n_probe, hw)
+        except ValueError:
+            raise ValueError(explain_probe(rows, plan.spec.timeout_s)) from None
+        source = f"a fixed-seed probe of {n_probe} random configs ({time.time() - start:.0f}s)"
     print(f"objective bounds ({source}): err {bounds['err']}, log10 {hw} {bounds['log10_' + hw]}")
     if args.bounds != str(out / "bounds.json"):
         save_bounds(out / "bounds.json", bounds, source)  # now, so a resumed study reuses them
-    spec = replace(spec, bounds=(tuple(bounds["err"]), tuple(bounds["log10_" + hw])))
-    trainable = partial(cosearch_trial, spec=spec, hardware=pool)
+    set_study_bounds(plan.built, bounds)  # HyperOpt's scalarisation uses the same bounds
+    return bounds, source
+
+
+def run(plan: Plan, pool: Any, out: Path) -> tuple[Any, list[str]]:
+    """Step 6: every (searcher, seed) run; RuntimeError if none finished."""
+    from .study import run_study
+    from .trial import cosearch_trial
+
+    trainable = partial(cosearch_trial, spec=plan.spec, hardware=pool)
     start = time.time()
-    try:
-        results, failed = run_study(trainable, space, built, args.budget, out, resume=args.resume,
-                                    parallel_runs=args.parallel_runs)
-    except RuntimeError as e:  # every run failed: nothing to tabulate
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    if pool is not None and args.hw_cache:
-        pool.save()
+    results, failed = run_study(trainable, plan.space, plan.built, plan.args.budget, out, resume=plan.args.resume,
+                                parallel_runs=plan.args.parallel_runs)
     cache = ""
     if pool is not None:
+        if plan.args.hw_cache:
+            pool.save()
         st = pool.stats()
         cache = f"; layer-cost cache: {st['entries']} entries, {st['hits']} hits, {st['misses']} simulations"
     print(f"\n{len(results)} trials in {time.time() - start:.0f}s{cache}")
     bad = results[~results["feasible"].astype(bool)]
     if len(bad):
         print(f"infeasible or failed: {len(bad)}; reasons: " + "; ".join(bad["error"].str.slice(0, 100).unique()[:3]))
-    err_label = ("-(RBF proxy score)" if evaluator.err_kind == "neg_rbf_score" else f"{args.dataset} error (%)")
-    write_outputs(results, bounds, source, out, err_label,
-                  meta={"benchmark": benchmark, "args": vars(args), "network_evaluator": evaluator.description,
-                        "err_kind": evaluator.err_kind, "machine": _machine(), "failed_runs": failed},
-                  reference=reference)
+    return results, failed
+
+
+def report(plan: Plan, results: Any, failed: list[str], bounds: dict, source: str, out: Path) -> int:
+    """Step 7: tables, rank tests, plots and run info of the finished runs; 1 if any run failed."""
+    from .bench.common import machine
+    from .study import write_outputs
+
+    args = plan.args
+    write_outputs(results, bounds, source, out, plan.evaluator.err_label,
+                  meta={"benchmark": plan.benchmark, "args": vars(args),
+                        "network_evaluator": plan.evaluator.description, "err_kind": plan.evaluator.err_kind,
+                        "machine": machine(), "failed_runs": failed},
+                  reference=plan.reference)
     if failed:  # the finished runs are written above; the exit code still says that some did not finish
-        print(f"\n{len(failed)} of {len(built)} runs failed:\n" + "\n".join(failed), file=sys.stderr)
+        print(f"\n{len(failed)} of {len(plan.built)} runs failed:\n" + "\n".join(failed), file=sys.stderr)
         return 1
     return 0
 
 
-def _machine() -> str:
-    from .bench.common import machine
+def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
+    args = parse_args(benchmark, doc, argv)
+    try:
+        plan = prepare(benchmark, args)
+        out = Path(args.out)
+        created = claim_out(out)
+    except (ValueError, NatsDataError) as e:  # UsageError, SearcherBuildError and the library's own checks
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"network evaluator: {plan.evaluator.description}")
+    print("hardware evaluator: " + (f"measured latency (ms) on {args.device} (HELP / HW-NAS-Bench table)"
+                                    if args.device else f"{args.fidelity} (EDP in uJ*ms at 1 GHz)"))
+    print(f"study: {', '.join(args.searchers)} x seeds {args.seeds}, budget {args.budget}, n_init {args.n_init}, "
+          f"concurrency {args.concurrency}" + (f", {args.parallel_runs} runs at once" if args.parallel_runs > 1 else ""))
+    pool = start_services(plan)
+    try:
+        bounds, source = fix_bounds(plan, pool, out)
+    except ValueError as e:  # not one feasible configuration: say why, leave nothing behind
+        _abandon(created)
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        results, failed = run(plan, pool, out)
+    except RuntimeError as e:  # every run failed: nothing to tabulate
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return report(plan, results, failed, bounds, source, out)
 
-    return machine()
+
+def _abandon(created: Path | None) -> None:
+    """Stop Ray and remove the folder or lock file this run created (nothing of a failed start stays)."""
+    import ray
+
+    ray.shutdown()
+    _remove(created)
+
+
+def _remove(created: Path | None) -> None:
+    import shutil
+
+    if created is not None and created.is_dir():
+        shutil.rmtree(created, ignore_errors=True)
+    elif created is not None:
+        created.unlink(missing_ok=True)

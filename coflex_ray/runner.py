@@ -20,6 +20,7 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 # Evaluator failures never reach Tune: the trial catches them and reports an infeasible result, so
 # a deterministic failure is not re-run.
 MAX_FAILURES = 3
+ERRORED_RERUNS = 2  # rounds of re-running trials that Tune errored anyway (see _rerun_errored)
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -89,9 +90,8 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
     path = Path(storage_path).resolve() / name
     if resume and tune.Tuner.can_restore(str(path)):
         (sink or print)(f"[{label}] resuming the interrupted run in {path}")
-        tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True, resume_errored=False,
-                                   restart_errored=True, param_space=param_space)
-        return tuner.fit().get_dataframe()
+        return _rerun_errored(_restore(path, trainable, param_space).fit(), path, trainable, param_space,
+                              label, sink).get_dataframe()
     tuner = tune.Tuner(
         trainable,
         param_space=param_space,
@@ -99,5 +99,28 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
         run_config=tune.RunConfig(storage_path=str(Path(storage_path).resolve()), name=name, verbose=0,
                                   callbacks=callbacks, failure_config=tune.FailureConfig(max_failures=MAX_FAILURES)),
     )
-    grid = tuner.fit()
-    return grid.get_dataframe()
+    return _rerun_errored(tuner.fit(), path, trainable, param_space, label, sink).get_dataframe()
+
+
+def _restore(path: Path, trainable: Any, param_space: dict[str, Any]) -> Any:
+    """The run in ``path`` restored: completed trials kept, unfinished and errored ones run again."""
+    from ray import tune
+
+    return tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True, resume_errored=False,
+                              restart_errored=True, param_space=param_space)
+
+
+def _rerun_errored(grid: Any, path: Path, trainable: Any, param_space: dict[str, Any], label: str,
+                   sink: Callable[[str], None] | None = None) -> Any:
+    """Re-run trials Tune gave up on (up to :data:`ERRORED_RERUNS` rounds).
+
+    Evaluator failures never error a trial (they are reported rows), so an errored trial was lost to
+    its worker: Tune 2.60 errors a trial without retrying it when one worker death fails two of its
+    calls at once (the second failure finds the trial already pending its retry), whatever
+    ``max_failures`` says.  Restoring the run with ``restart_errored`` runs exactly those again."""
+    for _ in range(ERRORED_RERUNS):
+        if not grid.errors:
+            break
+        (sink or print)(f"[{label}] {len(grid.errors)} trial(s) lost to dead workers; running them again")
+        grid = _restore(path, trainable, param_space).fit()
+    return grid

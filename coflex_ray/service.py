@@ -4,21 +4,26 @@
 ``num_cpus=0``, placed with the SPREAD strategy).  A layer goes to the shard chosen by a stable hash
 of its key, so every key has one owner: repeated layers across trials and across nodes are
 simulated once, concurrent requests for the same key wait for one simulation, and different keys
-simulate in parallel on different shards (processes).  The pool object is picklable (it holds actor
+simulate in parallel on different shards (processes).  A call with a time limit has each
+simulation run in a child process of its shard that is killed when the limit passes
+(:class:`LayerCostCache`), so a hung simulator does not keep the shard's core busy.  The pool object is picklable (it holds actor
 handles), so trials on any node call it directly; it works unchanged on a cluster.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
+import time
 import zlib
 from pathlib import Path
 from typing import Any
 
 from .evaluators.hardware import DEFAULT_LPF_LIMIT, check_fidelity
 from .evaluators.hardware.accelerator import AccelConfig
-from .evaluators.hardware.cache import LayerCostCache
+from .evaluators.hardware.cache import LayerCostCache, read_cache_file, write_cache_file
+
+
+GRACE_S = 5.0  # how long past a time limit a caller waits for the shards to report their kill
 
 
 def _shard(shape: tuple, acc: AccelConfig, n: int) -> int:
@@ -29,7 +34,8 @@ class HardwarePool:
     """Client of the shard actors: ``layer_costs(shapes, acc)`` in the order given."""
 
     def __init__(self, fidelity: str = "zigzag-fixed", n_shards: int | None = None,
-                 lpf_limit: int = DEFAULT_LPF_LIMIT, path: str | os.PathLike | None = None) -> None:
+                 lpf_limit: int = DEFAULT_LPF_LIMIT, path: str | os.PathLike | None = None,
+                 simulate: Any = None) -> None:
         import ray
 
         check_fidelity(fidelity)
@@ -42,36 +48,39 @@ class HardwarePool:
         actor = ray.remote(num_cpus=0, max_concurrency=16, scheduling_strategy="SPREAD", max_restarts=-1,
                            max_task_retries=-1)(LayerCostCache)
         self.fidelity, self.lpf_limit, self.path = fidelity, lpf_limit, Path(path) if path else None
-        self.shards = [actor.remote(fidelity, lpf_limit) for _ in range(n_shards)]
+        self.shards = [actor.remote(fidelity, lpf_limit, simulate=simulate) for _ in range(n_shards)]
         self.loaded = self._warm_start() if self.path and self.path.is_file() else 0
 
     def _warm_start(self) -> int:
         import ray
 
-        probe = LayerCostCache(self.fidelity, self.lpf_limit)
-        probe.load(self.path)
         parts: list[dict] = [{} for _ in self.shards]
-        for key, value in probe.dump().items():
+        for key, value in read_cache_file(self.path, self.fidelity, self.lpf_limit).items():
             parts[_shard(key[0], AccelConfig(*key[1]), len(self.shards))][key] = value
         return sum(ray.get([s.update.remote(p) for s, p in zip(self.shards, parts)]))
 
-    def layer_costs(self, shapes: list[tuple], acc: AccelConfig) -> list[dict[str, Any]]:
+    def layer_costs(self, shapes: list[tuple], acc: AccelConfig, timeout_s: float | None = None) -> list[dict[str, Any]]:
+        """Costs in the order of ``shapes``; with ``timeout_s``, ``TimeoutError`` once it has passed (the
+        shards kill their simulations at that limit; this side gives up :data:`GRACE_S` later at most)."""
         import ray
 
         groups: dict[int, list[int]] = {}
         for i, shape in enumerate(shapes):
             groups.setdefault(_shard(shape, acc, len(self.shards)), []).append(i)
-        refs = {k: self.shards[k].get_many.remote([shapes[i] for i in idx], acc) for k, idx in groups.items()}
+        sent_at = time.time()
+        refs = {k: self.shards[k].get_many.remote([shapes[i] for i in idx], acc, timeout_s, sent_at)
+                for k, idx in groups.items()}
+        got = ray.get(list(refs.values()), timeout=None if timeout_s is None else timeout_s + GRACE_S)
         out: list[Any] = [None] * len(shapes)
-        for k, idx in groups.items():
-            for i, res in zip(idx, ray.get(refs[k])):
+        for (k, idx), res_k in zip(groups.items(), got):
+            for i, res in zip(idx, res_k):
                 out[i] = res
         return out
 
     def stats(self) -> dict[str, int]:
         import ray
 
-        total = {"entries": 0, "hits": 0, "misses": 0}
+        total = {"entries": 0, "hits": 0, "misses": 0, "killed": 0}
         for st in ray.get([s.stats.remote() for s in self.shards]):
             for k in total:
                 total[k] += st[k]
@@ -81,15 +90,10 @@ class HardwarePool:
         """Write every shard's finished entries to one pickle (atomically)."""
         import ray
 
-        target = Path(path or self.path or "")
-        if not str(target):
+        target = path or self.path
+        if not target:
             raise ValueError("no cache file given: pass path= here or to the constructor")
         merged: dict = {}
         for part in ray.get([s.dump.remote() for s in self.shards]):
             merged.update(part)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            pickle.dump(merged, f)
-        os.replace(tmp, target)
-        return target
+        return write_cache_file(target, merged, self.fidelity, self.lpf_limit)

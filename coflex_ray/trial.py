@@ -14,6 +14,13 @@ Tune's strict metric check always see every objective: a failed or infeasible ev
 ``feasible = False``, the hardware objective ``inf`` (and ``err = inf`` if the network side failed)
 and the reason in ``error``.
 
+Time limit (``EvalSpec.timeout_s``): the accelerator simulations, the part that can run for minutes,
+run in child processes that are killed when the limit passes (in the shard actors of a
+:class:`coflex_ray.service.HardwarePool`, or in this process's own cache), so a timed-out trial
+leaves no work behind; it ends as failed with ``TimeoutError: evaluation exceeded the per-trial
+timeout ...``.  The network side (a table lookup or the proxy score, seconds at most) runs in the
+trial itself and counts against the same limit.
+
 For Ray Tune's built-in searchers, which need finite numbers, every trial also reports
 ``obj_err`` and ``obj_log10_<hw_metric>`` (the objectives, or :data:`PENALTY` when infeasible) and,
 when the spec carries objective bounds, ``scalar``: the mean of the two objectives normalised by
@@ -25,10 +32,8 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from .evaluators.accuracy import AccuracyEvaluator, make_accuracy_evaluator
@@ -88,8 +93,8 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
     """All metrics of one joint config (no Tune involved); failures become ``feasible=False`` rows.
 
     Failures caught here, each with its reason in ``error``: an evaluator that raises, one that
-    takes longer than ``spec.timeout_s`` (the evaluation is abandoned, its thread left to finish on
-    its own), a non-finite error rate or hardware cost, an infeasible accelerator.
+    takes longer than ``spec.timeout_s`` (its simulation is killed at the limit), a non-finite error
+    rate or hardware cost, an infeasible accelerator.
     """
     start = time.perf_counter()
     hw_name = spec.hw_metric
@@ -100,7 +105,8 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
     else:
         out.update({"energy_pJ": math.nan, "latency_cycles": math.nan, "edp": math.inf, "fidelity": spec.fidelity})
     try:
-        parts, hw = _with_timeout(lambda: _evaluate(config, spec, hardware), spec.timeout_s)
+        deadline = None if spec.timeout_s is None else time.monotonic() + spec.timeout_s
+        parts, hw = _evaluate(config, spec, hardware, deadline)
         out.update(parts)
         if not math.isfinite(out["err"]):
             out["error"] = f"non-finite err {out['err']!r}"
@@ -109,6 +115,9 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
         elif not 0 < out[hw_name] < math.inf:
             out["error"] = f"non-finite or non-positive {hw_name} {out[hw_name]!r} from the hardware evaluator"
         out["feasible"] = not out["error"]
+    except TimeoutError as e:  # also a Ray error whose cause is a killed simulation
+        out["error"] = (f"TimeoutError: evaluation exceeded the per-trial timeout of {spec.timeout_s:g} s "
+                        f"({str(e).splitlines()[-1][:200]})")
     except Exception as e:  # reported, not raised: the search must go on
         out["error"] = f"{type(e).__name__}: {e}"
         out["traceback"] = traceback.format_exc(limit=5)
@@ -117,31 +126,24 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
     return out
 
 
-def _evaluate(config: dict[str, Any], spec: EvalSpec, hardware: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(network + hardware metrics, hardware verdict) of one config; raises on evaluator errors."""
+def _evaluate(config: dict[str, Any], spec: EvalSpec, hardware: Any,
+              deadline: float | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(network + hardware metrics, hardware verdict) of one config; raises on evaluator errors and,
+    past ``deadline`` (a ``time.monotonic()`` value), ``TimeoutError``."""
     acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split)
     parts = dict(acc_eval(config))
     if spec.device:
         parts["latency_ms"] = device_latency_ms(parts["arch_index"], spec.device)
         return parts, {"hw_feasible": True, "hw_reason": ""}
     accel = accel_config(config)
+    layers = acc_eval.layers(config)
+    left = None if deadline is None else deadline - time.monotonic()
+    if left is not None and left <= 0:
+        raise TimeoutError("the network side used up the time limit")
     layer_costs = hardware.layer_costs if hardware is not None else local_cache(spec.fidelity).get_many
-    hw = network_cost(acc_eval.layers(config), accel, layer_costs)
+    hw = network_cost(layers, accel, partial(layer_costs, timeout_s=left))
     parts.update({k: hw[k] for k in ("energy_pJ", "latency_cycles", "edp")})
     return parts, hw
-
-
-def _with_timeout(fn: Any, timeout_s: float | None) -> Any:
-    """``fn()``, or ``TimeoutError`` after ``timeout_s`` seconds (``fn`` keeps running in its thread)."""
-    if timeout_s is None:
-        return fn()
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="coflex-eval")
-    try:
-        return pool.submit(fn).result(timeout=timeout_s)
-    except FutureTimeout:
-        raise TimeoutError(f"evaluation exceeded the per-trial timeout of {timeout_s:g} s") from None
-    finally:
-        pool.shutdown(wait=False)
 
 
 def _finite_objectives(out: dict[str, Any], bounds: Any, hw: str) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from coflex_ray.bench.soak import tune_retries
+
 ROOT = Path(__file__).resolve().parents[1]
 PORT = 6391
 BUDGET = 10  # per searcher
@@ -63,17 +65,6 @@ def _node_ids(run_dir: Path) -> list[tuple[float, str]]:
                 continue  # being written
             out.append((r.get("timestamp", 0.0), r.get("node_id", "")))
     return out
-
-
-def _retries(results: Path) -> int:
-    """Trial failures Tune recorded (and retried) in the runs' final experiment states."""
-    total = 0
-    for run in results.iterdir():
-        states = sorted(run.glob("experiment_state-*.json"))
-        if states:
-            for _, runtime in json.loads(states[-1].read_text())["trial_data"]:
-                total += json.loads(runtime).get("num_failures", 0)
-    return total
 
 
 def _cmdline(pid: int) -> str:
@@ -167,7 +158,7 @@ def test_study_on_two_nodes_survives_losing_the_worker(tmp_path):
     lost = df["error"].fillna("").str.contains("RayActorError|ActorDied|NodeDied|died", regex=True)
     assert not lost.any(), df.loc[lost, "error"].tolist()  # no trial recorded as failed because of the node
     assert "[failed]" not in stdout
-    retries = _retries(out / "ray_results")
+    retries = tune_retries(out / "ray_results")
     print(f"node loss: {len(df)} trials, {df['trial_id'].nunique()} unique, per node "
           f"{df['node_id'].str[:8].value_counts().to_dict()}, {retries} trial retries")
     assert retries >= 1  # the trial that was running on the dead node was retried, not lost

@@ -12,6 +12,8 @@ BENCHES = {
     "searcher-scaling": "coflex_ray.bench.searcher_scaling",
     "synthetic": "coflex_ray.bench.synthetic",
     "lpf": "coflex_ray.bench.lpf",
+    "timeouts": "coflex_ray.bench.timeouts",
+    "soak": "coflex_ray.bench.soak",
 }
 
 
