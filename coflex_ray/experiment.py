@@ -14,11 +14,13 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+from .evaluators.accuracy import NETWORK_EVALUATORS
 from .evaluators.hardware import FIDELITIES
 from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, check_searchers
 from .trial import DEFAULT_TIMEOUT_S, EvalSpec
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+DEFAULT_DATASET = {"sss": "ImageNet16-120", "nb201": "cifar10"}  # sss: the Coflex paper's Fig. 4 dataset
 DEFAULTS = {"budget": 30, "n_init": 10, "seeds": [0, 1], "concurrency": 2}
 SMOKE = {"budget": 6, "n_init": 3, "seeds": [0], "probe": 12}
 
@@ -33,13 +35,16 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     p.add_argument("--n-init", type=int, default=DEFAULTS["n_init"], help="initial design size per searcher")
     p.add_argument("--seeds", type=int, nargs="+", default=DEFAULTS["seeds"])
     p.add_argument("--searchers", nargs="*", default=list(DEFAULT_SEARCHERS))
-    p.add_argument("--dataset", default="cifar10", help=f"one of {', '.join(DATASETS)}")
+    p.add_argument("--dataset", default=DEFAULT_DATASET[benchmark], help=f"one of {', '.join(DATASETS)} "
+                   f"(default {DEFAULT_DATASET[benchmark]})")
     p.add_argument("--fidelity", default=None,
                    help=f"accelerator simulator tier, one of {', '.join(FIDELITIES)} (default zigzag-fixed)")
     if benchmark == "sss":
         p.add_argument("--nats-sss", default=None, metavar="PATH",
-                       help="official NATS-sss-v1_0-50262-simple folder (or $NATS_SSS_PATH); "
-                            "without it the training-free RBF proxy scores networks")
+                       help="official NATS-sss-v1_0-50262-simple folder (or $NATS_SSS_PATH): exact errors")
+        p.add_argument("--network-evaluator", default=None, metavar="NAME",
+                       help=f"without the official table: one of {', '.join(NETWORK_EVALUATORS)} (default: "
+                            "surrogate on ImageNet16-120, i.e. predicted error from real records; proxy elsewhere)")
     else:
         p.add_argument("--device", default=None,
                        help="hardware objective = measured latency (ms) of the cell on this device instead of "
@@ -63,12 +68,16 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
             args.searchers = ["coflex", "random"]
     args.nats_sss = getattr(args, "nats_sss", None)
     args.device = getattr(args, "device", None)
+    args.network_evaluator = getattr(args, "network_evaluator", None)
     return args
 
 
 def validate(args: argparse.Namespace) -> None:
     if args.dataset not in DATASETS:
         raise UsageError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
+    if args.network_evaluator is not None and args.network_evaluator not in NETWORK_EVALUATORS:
+        raise UsageError(f"unknown --network-evaluator {args.network_evaluator!r}; allowed: "
+                         f"{', '.join(NETWORK_EVALUATORS)}")
     if args.device is not None:
         from .evaluators.device import check_device
 
@@ -108,11 +117,12 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
 
     try:  # everything a user can get wrong fails here, before Ray starts or anything is written
         validate(args)
-        evaluator = make_accuracy_evaluator(benchmark, args.dataset, args.nats_sss)
+        evaluator = make_accuracy_evaluator(benchmark, args.dataset, args.nats_sss,
+                                            network_evaluator=args.network_evaluator)
         if not args.bounds and args.resume and (Path(args.out) / "bounds.json").is_file():
             args.bounds = str(Path(args.out) / "bounds.json")  # the interrupted study's own bounds
         spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity, device=args.device,
-                        timeout_s=args.trial_timeout or None)
+                        timeout_s=args.trial_timeout or None, network_evaluator=args.network_evaluator)
         hw = spec.hw_metric
         bounds = load_bounds(args.bounds, hw) if args.bounds else None
     except (UsageError, NatsDataError, ValueError) as e:
@@ -160,8 +170,7 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     bad = results[~results["feasible"].astype(bool)]
     if len(bad):
         print(f"infeasible or failed: {len(bad)}; reasons: " + "; ".join(bad["error"].str.slice(0, 100).unique()[:3]))
-    err_label = ("-(RBF proxy score)" if evaluator.err_kind == "neg_rbf_score" else f"{args.dataset} error (%)")
-    write_outputs(results, bounds, source, out, err_label,
+    write_outputs(results, bounds, source, out, evaluator.err_label,
                   meta={"benchmark": benchmark, "args": vars(args), "network_evaluator": evaluator.description,
                         "err_kind": evaluator.err_kind, "machine": _machine()})
     return 0

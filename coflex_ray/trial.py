@@ -56,6 +56,9 @@ class EvalSpec:
     device: str | None = None  # NB201 only: measured device latency instead of an accelerator
     # seconds one evaluation may take before the trial ends as failed ("timeout"); None = no limit
     timeout_s: float | None = DEFAULT_TIMEOUT_S
+    # SSS without the official table: "surrogate" | "proxy" | "params" (None: surrogate on
+    # ImageNet16-120, proxy elsewhere; see coflex_ray.evaluators.accuracy)
+    network_evaluator: str | None = None
 
     def __post_init__(self) -> None:
         check_fidelity(self.fidelity)
@@ -74,8 +77,9 @@ class EvalSpec:
 
 
 @lru_cache(maxsize=8)
-def _accuracy_evaluator(benchmark: str, dataset: str, nats_sss: str | None, hp: str, split: str) -> AccuracyEvaluator:
-    return make_accuracy_evaluator(benchmark, dataset, nats_sss, hp, split)
+def _accuracy_evaluator(benchmark: str, dataset: str, nats_sss: str | None, hp: str, split: str,
+                        network_evaluator: str | None = None) -> AccuracyEvaluator:
+    return make_accuracy_evaluator(benchmark, dataset, nats_sss, hp, split, network_evaluator)
 
 
 @lru_cache(maxsize=4)
@@ -119,7 +123,8 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
 
 def _evaluate(config: dict[str, Any], spec: EvalSpec, hardware: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(network + hardware metrics, hardware verdict) of one config; raises on evaluator errors."""
-    acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split)
+    acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split,
+                                   spec.network_evaluator)
     parts = dict(acc_eval(config))
     if spec.device:
         parts["latency_ms"] = device_latency_ms(parts["arch_index"], spec.device)

@@ -12,6 +12,7 @@ BENCHES = {
     "searcher-scaling": "coflex_ray.bench.searcher_scaling",
     "synthetic": "coflex_ray.bench.synthetic",
     "lpf": "coflex_ray.bench.lpf",
+    "surrogate": "coflex_ray.bench.surrogate",
 }
 
 
