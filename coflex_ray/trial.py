@@ -21,10 +21,8 @@ leaves no work behind; it ends as failed with ``TimeoutError: evaluation exceede
 timeout ...``.  The network side (a table lookup or the proxy score, seconds at most) runs in the
 trial itself and counts against the same limit.
 
-For Ray Tune's built-in searchers, which need finite numbers, every trial also reports
-``obj_err`` and ``obj_log10_<hw_metric>`` (the objectives, or :data:`PENALTY` when infeasible) and,
-when the spec carries objective bounds, ``scalar``: the mean of the two objectives normalised by
-those bounds (the scalarisation HyperOpt optimises).
+A trial reports raw metrics only; what Ray Tune's built-in searchers need (finite objectives, one
+scalarisation) is derived from them by the wrappers in :mod:`coflex_ray.searchers.scalarize`.
 """
 
 from __future__ import annotations
@@ -42,7 +40,6 @@ from .evaluators.hardware import accel_config, check_fidelity, network_cost
 from .evaluators.hardware.cache import LayerCostCache
 
 
-PENALTY = 1e3  # objective value reported to built-in searchers for infeasible or failed trials
 DEFAULT_TIMEOUT_S = 900.0  # per evaluation; the accurate ZigZag tier needs minutes for a big network
 
 
@@ -56,11 +53,12 @@ class EvalSpec:
     hp: str = "90"
     split: str = "test"
     fidelity: str = "zigzag-fixed"
-    # ((err_lo, err_hi), (log10_hw_lo, log10_hw_hi)) for the ``scalar`` column, or None
-    bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
     device: str | None = None  # NB201 only: measured device latency instead of an accelerator
     # seconds one evaluation may take before the trial ends as failed ("timeout"); None = no limit
     timeout_s: float | None = DEFAULT_TIMEOUT_S
+    # SSS without the official table: "surrogate" | "proxy" | "params" (None: surrogate on
+    # ImageNet16-120, proxy elsewhere; see coflex_ray.evaluators.accuracy)
+    network_evaluator: str | None = None
 
     def __post_init__(self) -> None:
         check_fidelity(self.fidelity)
@@ -79,8 +77,9 @@ class EvalSpec:
 
 
 @lru_cache(maxsize=8)
-def _accuracy_evaluator(benchmark: str, dataset: str, nats_sss: str | None, hp: str, split: str) -> AccuracyEvaluator:
-    return make_accuracy_evaluator(benchmark, dataset, nats_sss, hp, split)
+def _accuracy_evaluator(benchmark: str, dataset: str, nats_sss: str | None, hp: str, split: str,
+                        network_evaluator: str | None = None) -> AccuracyEvaluator:
+    return make_accuracy_evaluator(benchmark, dataset, nats_sss, hp, split, network_evaluator)
 
 
 @lru_cache(maxsize=4)
@@ -122,7 +121,6 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
         out["error"] = f"{type(e).__name__}: {e}"
         out["traceback"] = traceback.format_exc(limit=5)
     out["eval_time_s"] = time.perf_counter() - start
-    _finite_objectives(out, spec.bounds, hw_name)
     return out
 
 
@@ -130,7 +128,8 @@ def _evaluate(config: dict[str, Any], spec: EvalSpec, hardware: Any,
               deadline: float | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(network + hardware metrics, hardware verdict) of one config; raises on evaluator errors and,
     past ``deadline`` (a ``time.monotonic()`` value), ``TimeoutError``."""
-    acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split)
+    acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split,
+                                   spec.network_evaluator)
     parts = dict(acc_eval(config))
     if spec.device:
         parts["latency_ms"] = device_latency_ms(parts["arch_index"], spec.device)
@@ -144,16 +143,6 @@ def _evaluate(config: dict[str, Any], spec: EvalSpec, hardware: Any,
     hw = network_cost(layers, accel, partial(layer_costs, timeout_s=left))
     parts.update({k: hw[k] for k in ("energy_pJ", "latency_cycles", "edp")})
     return parts, hw
-
-
-def _finite_objectives(out: dict[str, Any], bounds: Any, hw: str) -> None:
-    ok = out["feasible"] and math.isfinite(out["err"]) and 0 < out[hw] < math.inf
-    out["obj_err"] = float(out["err"]) if ok else PENALTY
-    out[f"obj_log10_{hw}"] = math.log10(out[hw]) if ok else PENALTY
-    if bounds is not None:
-        (e0, e1), (l0, l1) = bounds
-        out["scalar"] = (0.5 * (out["obj_err"] - e0) / (e1 - e0) + 0.5 * (out[f"obj_log10_{hw}"] - l0) / (l1 - l0)
-                         if ok else PENALTY)
 
 
 def cosearch_trial(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardware: Any = None) -> None:

@@ -1,8 +1,10 @@
 """Joint search over NATS-Bench SSS networks x the Coflex accelerator space: every searcher compared.
 
 Objectives (both minimised): the network's error (test error % from the official NATS-Bench SSS data
-given by ``--nats-sss``/``$NATS_SSS_PATH``; without it, the training-free RBF proxy, ``err = -score``)
-and the accelerator EDP from the chosen simulator fidelity.  Each (searcher, seed) is one
+given by ``--nats-sss``/``$NATS_SSS_PATH``; without it, on ImageNet16-120 (the default dataset) the
+error *predicted* by a surrogate fitted on real NATS-Bench records, on cifar10/cifar100 the
+training-free RBF proxy, ``err = -score``; ``--network-evaluator`` chooses) and the accelerator EDP
+from the chosen simulator fidelity.  Each (searcher, seed) is one
 ``tune.Tuner`` run; results, indicators (HV, IGD, IGD+) and plots land in ``--out``.
 
     python experiments/sss.py                                   # defaults: every searcher, 2 seeds

@@ -16,7 +16,8 @@ def test_sss_smoke_runs_real_tuner(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "sss.py"), "--smoke", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "training-free RBF kernel score" in proc.stdout  # says which evaluator it used
+    # says which evaluator it used: the validated surrogate of ImageNet16-120 accuracy (the default)
+    assert "PREDICTED x-valid error" in proc.stdout and "Spearman 0.9" in proc.stdout
     df = pd.read_parquet(out / "results.parquet")
     assert len(df) == 12 and df["feasible"].all()
     assert sorted(df["searcher"].unique()) == ["coflex", "random"]
@@ -26,7 +27,8 @@ def test_sss_smoke_runs_real_tuner(tmp_path):
     for png in ("pareto_fronts", "hv_vs_evaluations", "hv_vs_wall_time", "running_minima"):
         assert (out / f"{png}.png").stat().st_size > 10_000
     assert (out / "bounds.json").is_file() and (out / "run_info.json").is_file()
-    assert (df["err_kind"] == "neg_rbf_score").all()
+    assert (df["err_kind"] == "predicted_valid_error_pct").all() and df["err_sd"].gt(0).all()
+    assert df["err"].between(50, 85).all()  # predicted ImageNet16-120 errors, not proxy scores
     assert df["config/c1"].isin([8, 16, 24, 32, 40, 48, 56, 64]).all()
     assert df["trial_id"].is_unique and df["node_id"].str.len().gt(0).all()
     assert "HV" in proc.stdout and "[done] coflex" in proc.stdout
@@ -49,6 +51,10 @@ def test_sss_bad_nats_path_fails_cleanly(tmp_path):
     (["--budget", "5", "--n-init", "10"], "--budget 5 is smaller than --n-init 10"),
     (["--fidelity", "maestro"], "unknown fidelity 'maestro'"),
     (["--trial-timeout", "-1"], "--trial-timeout -1.0 must be >= 0"),
+    (["--network-evaluator", "oracle"], "unknown --network-evaluator 'oracle'; allowed: surrogate, proxy, params"),
+    (["--network-evaluator", "surrogate", "--dataset", "cifar10"],
+     "'surrogate' exists for dataset ImageNet16-120 only"),
+    (["--network-evaluator", "proxy", "--nats-sss", "/nonexistent"], "conflicts with the official table"),
 ])
 def test_sss_bad_flags_fail_with_one_line(tmp_path, flags, message):
     proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "sss.py"), *flags, "--out", str(tmp_path / "out")],

@@ -14,6 +14,7 @@ BENCHES = {
     "lpf": "coflex_ray.bench.lpf",
     "timeouts": "coflex_ray.bench.timeouts",
     "soak": "coflex_ray.bench.soak",
+    "surrogate": "coflex_ray.bench.surrogate",
 }
 
 

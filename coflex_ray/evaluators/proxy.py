@@ -1,27 +1,29 @@
-"""Training-free network score in the spirit of RBFleX-NAS (the Coflex paper's network evaluator).
+"""Training-free network score following RBFleX-NAS (Yamasaki et al.; the Coflex paper's network evaluator).
 
-Used for NATS-Bench SSS when the official accuracy table is not available (the default on a fresh
-machine).  It is a *score*, not an accuracy, and every result that uses it says so
-(``err_kind = "neg_rbf_score"``).
+Used for NATS-Bench SSS on cifar10/cifar100 without the official table (no real records of those
+here), and on request.  It is a *score*, not an accuracy, and every result that uses it says so
+(``err_kind = "neg_rbf_score"``); its measured rank correlation with real accuracy is weak (see
+``python -m coflex_ray.bench surrogate``).
 
-Procedure, per network:
+Procedure, per network, as RBFleX-NAS describes it:
 
-1. Build the real, untrained SSS network (:mod:`.networks`) with weights drawn from a fixed seed.
-2. Push a batch of real images through it (BatchNorm in training mode, i.e. batch statistics, no
-   gradients).  The images are random crops of the colour photographs that scikit-image ships in
-   ``skimage.data`` (astronaut, chelsea, coffee, rocket, hubble_deep_field, immunohistochemistry),
-   rescaled to the dataset's resolution and normalised with the dataset's channel mean/std.
-   Nothing is downloaded.
-3. Collect, per image, (a) the concatenated outputs of every ReLU and (b) the input features of the
-   last (classifier) layer.
-4. For each of the two, an RBF kernel matrix ``K[i, j] = exp(-gamma * ||x_i - x_j||^2)`` over the
-   batch, with ``gamma = 1 / median_{i != j} ||x_i - x_j||^2`` (the median heuristic; RBFleX-NAS
-   instead detects gamma with its own hyperparameter-detection algorithm).
-5. Score = ``log det(K_act o K_feat + 1e-6 I)`` (Hadamard product, itself an RBF kernel on the joint
-   representation).  Higher means the network separates the images better, which RBFleX-NAS found to
-   correlate with trained accuracy.
+1. Build the real, untrained SSS network (:mod:`.networks`) with weights drawn from a fixed seed, in
+   training mode (BatchNorm uses the statistics of the image at hand).
+2. Push ``batch`` real images through it one at a time (RBFleX-NAS uses 3).  The images are random
+   crops of the colour photographs that scikit-image ships in ``skimage.data`` (astronaut, chelsea,
+   coffee, rocket, hubble_deep_field, immunohistochemistry), downsampled to the dataset's resolution
+   (16 x 16 for ImageNet16-120) and normalised with the dataset's channel mean/std.  Nothing is
+   downloaded.
+3. Collect, per image, (a) the concatenated outputs of every ReLU and (b) the input of the last
+   (classifier) layer; normalise each column to [0, 1] over the images (min-max).
+4. For each of the two, an RBF kernel matrix ``K[i, j] = exp(-gamma * ||x_i - x_j||^2)`` with
+   ``gamma`` from RBFleX-NAS's hyperparameter detection (:func:`detect_gammas`): over ``N_GAMMA``
+   seeded random networks and every pair of images, ``(m_i - m_j)^2 / (2 (s_i + s_j))`` of the raw
+   vectors' means ``m`` and variances ``s``, and the smallest of them.
+5. Score = ``batch * (log det K_act + log det K_feat)``.  Higher means the network separates the
+   images better, which RBFleX-NAS found to correlate with trained accuracy.
 
-Deterministic for a fixed seed; about tens of milliseconds per network on a 2-core CPU.
+Deterministic for a fixed seed.
 """
 
 from __future__ import annotations
@@ -68,52 +70,97 @@ def probe_images(dataset: str = "cifar10", n: int = 32, seed: int = 0) -> torch.
     return (batch - mean) / std
 
 
-def _rbf_kernel(x: torch.Tensor) -> torch.Tensor:
-    """RBF kernel over the rows of ``x`` (median-heuristic gamma), in float64."""
-    gram = (x @ x.T).double()  # one float32 matmul; the rest is N x N
-    sq = gram.diagonal()
-    d2 = (sq[:, None] + sq[None, :] - 2 * gram).clamp_min(0.0)
-    off = d2[~torch.eye(len(x), dtype=torch.bool)]
-    med = float(off.median()) if off.numel() else 0.0
-    gamma = 1.0 / med if med > 0 else 1.0
-    return torch.exp(-gamma * d2)
+N_GAMMA = 10  # networks the hyperparameter detection looks at (RBFleX-NAS's default)
 
 
-def rbf_score(net: nn.Module, images: torch.Tensor) -> float:
-    """The RBF kernel score of a network on a batch of images (see module docstring)."""
+def activations(net: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ReLU outputs, classifier inputs) per image, each ``len(images) x features`` in float64."""
     acts: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: acts.append(out.flatten(1)))
-             for m in net.modules() if isinstance(m, nn.ReLU)]
     feats: list[torch.Tensor] = []
-    hooks.append(net.classifier.register_forward_hook(lambda _m, inp, _o: feats.append(inp[0].flatten(1))))
+    hooks = [m.register_forward_hook(lambda _m, _i, out: acts.append(out.flatten()))
+             for m in net.modules() if isinstance(m, nn.ReLU)]
+    hooks.append(net.classifier.register_forward_hook(lambda _m, inp, _o: feats.append(inp[0].flatten())))
+    rows_a, rows_f = [], []
     try:
         net.train()
         with torch.no_grad():
-            net(images)
+            for img in images:  # one image at a time, as RBFleX-NAS does
+                acts.clear(), feats.clear()
+                net(img.unsqueeze(0))
+                rows_a.append(torch.cat(acts))
+                rows_f.append(feats[0])
     finally:
         for h in hooks:
             h.remove()
-    k = _rbf_kernel(torch.cat(acts, dim=1)) * _rbf_kernel(feats[0])
-    k = k + 1e-6 * torch.eye(len(k), dtype=k.dtype)
-    sign, logdet = torch.linalg.slogdet(k)
+    return torch.stack(rows_a).double(), torch.stack(rows_f).double()
+
+
+def _gamma_candidates(x: torch.Tensor) -> list[float]:
+    """RBFleX-NAS's per-pair gamma candidates ``(m_i - m_j)^2 / (2 (s_i + s_j))`` of the rows of ``x``."""
+    m, s = x.mean(dim=1), x.var(dim=1, unbiased=False)
+    out = []
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            if s[i] + s[j] > 0:
+                out.append(float((m[i] - m[j]) ** 2 / (2 * (s[i] + s[j]))))
+    return out
+
+
+def _network(channels: Sequence[int], dataset: str, seed: int) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return sss_network(channels, dataset)
+
+
+@lru_cache(maxsize=8)
+def detect_gammas(dataset: str, batch: int = 3, seed: int = 0) -> tuple[float, float]:
+    """(gamma of the activations kernel, gamma of the last-layer-input kernel) by RBFleX-NAS's detection."""
+    from ..spaces import SSS_SPACE, sss_channels
+
+    images = probe_images(dataset, batch, seed)
+    cand_a, cand_f = [], []
+    for cfg in SSS_SPACE.sample(np.random.default_rng(seed), N_GAMMA):
+        a, f = activations(_network(sss_channels(cfg), dataset, seed), images)
+        cand_a += _gamma_candidates(a)
+        cand_f += _gamma_candidates(f)
+    if not (cand_a and cand_f):
+        raise RuntimeError(f"gamma detection found no image pair with non-zero variance ({dataset}, batch {batch})")
+    return min(cand_a), min(cand_f)
+
+
+def _log_det_rbf(x: torch.Tensor, gamma: float) -> float:
+    """``log det exp(-gamma * D2)`` of the min-max-normalised rows of ``x`` (D2: squared distances)."""
+    lo, hi = x.min(dim=0).values, x.max(dim=0).values
+    span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+    z = (x - lo) / span
+    d2 = torch.cdist(z, z).pow(2)
+    sign, logdet = torch.linalg.slogdet(torch.exp(-gamma * d2))
     return float(logdet) if sign > 0 else float("-inf")
 
 
+def rbf_score(net: nn.Module, images: torch.Tensor, gammas: tuple[float, float]) -> float:
+    """The RBFleX-NAS score of a network on a batch of images (see module docstring)."""
+    a, f = activations(net, images)
+    return len(images) * (_log_det_rbf(a, gammas[0]) + _log_det_rbf(f, gammas[1]))
+
+
 class RBFProxy:
-    """Training-free score of SSS networks on a dataset's input size (higher is better)."""
+    """Training-free RBFleX-NAS score of SSS networks on a dataset's input size (higher is better)."""
 
     kind = "neg_rbf_score"
-    description = "training-free RBF kernel score (RBFleX-NAS style) of the untrained network; not an accuracy"
+    description = ("training-free RBF kernel score (RBFleX-NAS: 3 images, detected gammas) of the untrained "
+                   "network; not an accuracy")
 
-    def __init__(self, dataset: str = "cifar10", batch: int = 32, seed: int = 0) -> None:
+    def __init__(self, dataset: str = "cifar10", batch: int = 3, seed: int = 0) -> None:
         dataset_shape(dataset)  # validates the name
         if batch < 2:
             raise ValueError(f"batch={batch!r} is too small; the kernel needs at least 2 images")
         self.dataset, self.batch, self.seed = dataset, batch, seed
 
+    @property
+    def gammas(self) -> tuple[float, float]:
+        return detect_gammas(self.dataset, self.batch, self.seed)
+
     def score(self, channels: Sequence[int]) -> float:
-        torch.manual_seed(self.seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            net = sss_network(channels, self.dataset)
-        return rbf_score(net, probe_images(self.dataset, self.batch, self.seed))
+        net = _network(channels, self.dataset, self.seed)
+        return rbf_score(net, probe_images(self.dataset, self.batch, self.seed), self.gammas)
