@@ -236,8 +236,9 @@ class AskTellSearcher(Searcher):
                 params = unflatten_dict({c[len("config/"):]: row[c] for c in cols})
                 self.add_evaluated_point(params, row.to_dict())
             return
-        if hasattr(src, "get_dataframe") and hasattr(src, "__iter__") and not hasattr(src, "trials"):  # ResultGrid
-            for r in src:
+        if hasattr(src, "get_dataframe") and hasattr(src, "__getitem__") and not hasattr(src, "trials"):  # ResultGrid
+            for i in range(len(src)):  # ResultGrid has __len__/__getitem__ but no __iter__ (Ray 2.60)
+                r = src[i]
                 self.add_evaluated_point(r.config, dict(r.metrics or {}) or None, r.error is not None)
             return
         trials = src.trials if hasattr(src, "trials") else (src if isinstance(src, (list, tuple)) else [src])
