@@ -66,6 +66,12 @@ def bounds_from(df: pd.DataFrame, hw: str = "edp") -> dict[str, list[float]]:
     Y = objective_matrix(df, hw)
     if len(Y) == 0:
         raise ValueError("no feasible results to derive objective bounds from")
+    return bounds_of(Y, hw)
+
+
+def bounds_of(Y: np.ndarray, hw: str = "edp") -> dict[str, list[float]]:
+    """Bounds spanning the points ``Y`` (objective space); a constant objective gets a unit range so
+    the normalisation stays defined."""
     lo, hi = Y.min(axis=0), Y.max(axis=0)
     hi = np.where(hi > lo, hi, lo + 1.0)
     return {k: [float(a), float(b)] for k, a, b in zip(objectives(hw), lo, hi)}

@@ -53,7 +53,7 @@ class Plan:
     space: Any  # coflex_ray.spaces.Space
     reference: Any  # coflex_ray.reference_fronts.ReferenceFront | None
     bounds: dict | None  # from --bounds (or the resumed study's bounds.json), else fixed later
-    built: dict  # (searcher, seed) -> (search_alg, our searcher or None)
+    built: dict  # (searcher, seed) -> the Tuner's search_alg
 
     @property
     def hw(self) -> str:
@@ -206,12 +206,7 @@ def claim_out(out: Path) -> Path | None:
     created = next((p for p in reversed([out, *out.absolute().parents]) if not p.exists()), None)
     created = created or (out / LOCK_NAME if not (out / LOCK_NAME).exists() else None)
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        lock_out(out)  # before Ray starts: a second study on the same --out stops here
-    except ValueError:
-        if created is not None and created != out / LOCK_NAME:
-            _remove(created)
-        raise
+    lock_out(out)  # before Ray starts: a second study on the same (existing) --out stops here
     return created
 
 

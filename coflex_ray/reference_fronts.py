@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analysis import REF, check_hw, hypervolume, nondominated, objective_matrix, objectives
+from .analysis import REF, bounds_of, check_hw, hypervolume, nondominated, objective_matrix, objectives
+from .spaces import NB201_EDGES, nb201_config
 
 FRONTS_DIR = "fronts"  # inside coflex_ray/data
 
@@ -57,9 +58,7 @@ class ReferenceFront:
     def bounds(self) -> dict[str, list[float]]:
         """Ideal and nadir of the front as a bounds dict (see :func:`coflex_ray.analysis.normalise`).
         A front of one point gets a unit range, so the normalisation stays defined."""
-        lo, hi = self.points.min(axis=0), self.points.max(axis=0)
-        hi = np.where(hi > lo, hi, lo + 1.0)
-        return {k: [float(a), float(b)] for k, a, b in zip(objectives(self.hw), lo, hi)}
+        return bounds_of(self.points, self.hw)
 
     @property
     def hv(self) -> float:
@@ -97,10 +96,10 @@ def output_connected(arch: str) -> bool:
     latency (0.003 ms on pixel3).  They are Pareto-optimal only by doing nothing and would stretch the
     normalisation over the whole error range, so the reference front leaves them out; a searcher's
     point among them lies beyond the reference point and adds no hypervolume."""
+    cfg = nb201_config(arch)
     reach = {0}
-    for node, part in enumerate(arch.strip("|").split("|+|"), start=1):
-        edges = [e.split("~") for e in part.strip("|").split("|")]
-        if any(op != "none" and int(src) in reach for op, src in edges):
+    for node, src in NB201_EDGES:  # node 1's edges first, then node 2's, then node 3's
+        if cfg[f"edge_{node}_{src}"] != "none" and src in reach:
             reach.add(node)
     return 3 in reach
 

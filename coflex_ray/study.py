@@ -67,9 +67,9 @@ def check_installed(names: list[str]) -> None:
 
 
 def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: int,
-                  hw: str = "edp") -> tuple[Any, Any]:
-    """(search_alg for the Tuner, our searcher object or None) for searcher ``name``; the objectives
-    are ``err`` and the hardware column ``hw``."""
+                  hw: str = "edp") -> Any:
+    """The Tuner's search_alg for searcher ``name``; the objectives are ``err`` and the hardware
+    column ``hw``."""
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
     kw = dict(metric=["err", hw], mode=["min", "min"], seed=seed, log_metrics=[hw])
@@ -89,7 +89,7 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
 
         ours = NSGA2Search(space, pop_size=max(n_init, 4), **kw)
     elif name == "random":
-        return BasicVariantGenerator(random_state=seed, max_concurrent=concurrency), None
+        return BasicVariantGenerator(random_state=seed, max_concurrent=concurrency)
     elif name in ("optuna-tpe", "optuna-nsga2"):
         from optuna.samplers import NSGAIISampler, TPESampler
         from ray.tune.search.optuna import OptunaSearch
@@ -101,7 +101,7 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
         # Optuna sees finite copies of the raw objectives (log10 of the hardware one; a penalty if failed)
         alg = FiniteObjectivesSearch(OptunaSearch(sampler=sampler), metric=["err", hw], mode=["min", "min"],
                                      log_metrics=[hw])
-        return ConcurrencyLimiter(alg, concurrency), None
+        return ConcurrencyLimiter(alg, concurrency)
     elif name == "hyperopt":
         from ray.tune.search.hyperopt import HyperOptSearch
 
@@ -111,15 +111,15 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
         # set_study_bounds once the study has fixed them)
         alg = ScalarizedSearch(HyperOptSearch(n_initial_points=n_init, random_state_seed=seed), metric=["err", hw],
                                mode=["min", "min"], log_metrics=[hw])
-        return ConcurrencyLimiter(alg, concurrency), None
+        return ConcurrencyLimiter(alg, concurrency)
     else:
         raise ValueError(f"unknown searcher {name!r}; allowed: {', '.join(SEARCHERS)}")
-    return ConcurrencyLimiter(ours, concurrency), ours
+    return ConcurrencyLimiter(ours, concurrency)
 
 
 def build_searchers(names: list[str], space: Space, seeds: list[int], n_init: int, concurrency: int,
-                    hw: str = "edp") -> dict[tuple[str, int], tuple[Any, Any]]:
-    """Every (searcher, seed) of a study, built up front: ``{(name, seed): (search_alg, ours)}``.
+                    hw: str = "edp") -> dict[tuple[str, int], Any]:
+    """Every (searcher, seed) of a study, built up front: ``{(name, seed): search_alg}``.
 
     Called before Ray starts and before anything is written, so a missing library (Optuna, HyperOpt),
     a bad option or a bad combination fails the study in its first seconds with one
@@ -178,18 +178,18 @@ def _failed(name: str, seed: int, e: BaseException) -> str:
     return line
 
 
-def set_study_bounds(built: dict[tuple[str, int], tuple[Any, Any]], bounds: dict) -> None:
+def set_study_bounds(built: dict[tuple[str, int], Any], bounds: dict) -> None:
     """Hand the study's fixed objective bounds to every searcher that scalarises with them (HyperOpt's
     :class:`.searchers.scalarize.ScalarizedSearch`); called once the bounds are known, before any run."""
     from .searchers.scalarize import FiniteObjectivesSearch, ScalarizedSearch
 
-    for alg, _ in built.values():
+    for alg in built.values():
         inner = getattr(alg, "searcher", None)  # ConcurrencyLimiter -> the wrapper
         if isinstance(inner, ScalarizedSearch) and not isinstance(inner, FiniteObjectivesSearch):
             inner.set_bounds(bounds)
 
 
-def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], tuple[Any, Any]], budget: int,
+def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], Any], budget: int,
               out: Path, resume: bool = False, parallel_runs: int = 1) -> tuple[pd.DataFrame, list[str]]:
     """Run every (searcher, seed) of ``built`` (see :func:`build_searchers`), print one line per run.
 
@@ -210,7 +210,7 @@ def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], tu
     (out / "runs").mkdir(parents=True, exist_ok=True)
     frames, failed = [], []
     if parallel_runs <= 1:
-        for (name, seed), (alg, _) in built.items():
+        for (name, seed), alg in built.items():
             try:
                 frames.append(_finish(*_execute(trainable, space, alg, name, seed, budget, out, resume),
                                       name, seed, out))
@@ -227,7 +227,7 @@ def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], tu
     return pd.concat(frames, ignore_index=True), failed
 
 
-def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int], tuple[Any, Any]], budget: int,
+def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int], Any], budget: int,
                   out: Path, resume: bool, k: int) -> tuple[list[pd.DataFrame], list[str]]:
     import ray
     from ray.util.queue import Empty, Queue
@@ -235,7 +235,7 @@ def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int]
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     queue = Queue(actor_options={"num_cpus": 0})
-    remote = ray.remote(num_cpus=0, max_retries=0, scheduling_strategy=here)(_execute_remote)
+    remote = ray.remote(num_cpus=0, max_retries=0, scheduling_strategy=here)(_execute)
     todo, running, frames, failed = list(built.items()), {}, [], []
 
     def drain() -> None:
@@ -247,8 +247,8 @@ def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int]
 
     while todo or running:
         while todo and len(running) < k:
-            (name, seed), (alg, _) = todo.pop(0)
-            running[remote.remote(trainable, space, alg, name, seed, budget, out, resume, queue)] = (name, seed)
+            (name, seed), alg = todo.pop(0)
+            running[remote.remote(trainable, space, alg, name, seed, budget, out, resume, queue.put)] = (name, seed)
         done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
         drain()
         for ref in done:
@@ -259,12 +259,6 @@ def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int]
                 failed.append(_failed(name, seed, e))
     drain()
     return frames, failed
-
-
-def _execute_remote(trainable: Callable, space: Space, alg: Any, name: str, seed: int, budget: int, out: Path,
-                    resume: bool, queue: Any) -> tuple[pd.DataFrame, dict[str, float]]:
-    """:func:`_execute` inside a Ray task; progress lines go to the driver through ``queue``."""
-    return _execute(trainable, space, alg, name, seed, budget, out, resume, sink=queue.put)
 
 
 PROBE_SEED, PROBE_N = 20251122, 48

@@ -120,7 +120,7 @@ def test_run_that_fails_mid_study_is_reported_and_the_rest_is_written(tmp_path):
 
     space = joint(SSS_SPACE, ACCEL_SPACE)
     built = build_searchers(["random"], space, [0], n_init=2, concurrency=1)
-    built["broken", 0] = (BrokenSearcher(fail_after=3), None)
+    built["broken", 0] = BrokenSearcher(fail_after=3)
     init_ray(num_cpus=1)
     spec = EvalSpec("sss", "cifar10")
     bounds = probe_bounds(partial(evaluate_config, spec=spec), space, 6)
