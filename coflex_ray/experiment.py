@@ -193,7 +193,7 @@ def prepare(benchmark: str, args: argparse.Namespace) -> Plan:
     spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity, device=args.device,
                     timeout_s=args.trial_timeout or None, network_evaluator=args.network_evaluator)
     bounds = load_bounds(args.bounds, spec.hw_metric) if args.bounds else None
-    reference = reference_front_for(benchmark, args.dataset, args.fidelity, args.device)
+    reference = reference_front_for(benchmark, args.dataset, args.fidelity, args.device, evaluator.source.name)
     net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
     space = net_space if args.device else joint(net_space, ACCEL_SPACE)
     built = build_searchers(args.searchers, space, args.seeds, args.n_init, args.concurrency, spec.hw_metric)
@@ -278,7 +278,8 @@ def report(plan: Plan, results: Any, failed: list[str], bounds: dict, source: st
     args = plan.args
     write_outputs(results, bounds, source, out, plan.evaluator.err_label,
                   meta={"benchmark": plan.benchmark, "args": vars(args),
-                        "network_evaluator": plan.evaluator.description, "err_kind": plan.evaluator.err_kind,
+                        "network_evaluator": plan.evaluator.description,
+                        "accuracy_source": plan.evaluator.source.name, "err_kind": plan.evaluator.err_kind,
                         "machine": machine(), "failed_runs": failed},
                   reference=plan.reference)
     if failed:  # the finished runs are written above; the exit code still says that some did not finish

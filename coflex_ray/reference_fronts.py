@@ -111,20 +111,25 @@ def _nb201_accuracies(table: pd.DataFrame, dataset: str) -> np.ndarray:
     return table[dataset].to_numpy(float)
 
 
-def front_name(benchmark: str, dataset: str, hw_source: str) -> str:
-    """File stem of a shipped best-known front, e.g. ``sss_ImageNet16-120_zigzag-fixed``."""
-    return f"{benchmark}_{dataset}_{hw_source}"
+def front_name(benchmark: str, dataset: str, hw_source: str, accuracy_source: str) -> str:
+    """File stem of a shipped best-known front, e.g. ``sss_ImageNet16-120_sss-surrogate_zigzag-fixed``.
+
+    The accuracy source is part of the name: the same network scored by the SSS surrogate, the official
+    table or the proxy has a different error, so their fronts are not interchangeable."""
+    return f"{benchmark}_{dataset}_{accuracy_source}_{hw_source}"
 
 
 def reference_front_for(benchmark: str, dataset: str, fidelity: str | None = None,
-                        device: str | None = None) -> ReferenceFront | None:
+                        device: str | None = None, accuracy_source: str | None = None) -> ReferenceFront | None:
     """The benchmark's reference front: exact where the tables allow, else a shipped best-known
-    front, else None (no reference exists yet for this benchmark, dataset and fidelity)."""
+    front, else None (no reference exists yet for this benchmark, dataset, accuracy source (default:
+    the benchmark's table) and fidelity)."""
     if device is not None:
         if benchmark != "nb201":
             raise ValueError(f"device={device!r}: measured device latencies exist for nb201 only")
         return nb201_device_front(dataset, device)
-    name = front_name(benchmark, dataset, fidelity or "zigzag-fixed")
+    default_source = "nb201-table" if benchmark == "nb201" else "nats-sss-table"
+    name = front_name(benchmark, dataset, fidelity or "zigzag-fixed", accuracy_source or default_source)
     path = resources.files("coflex_ray") / "data" / FRONTS_DIR / f"{name}.json"
     return read_front(Path(str(path))) if path.is_file() else None
 
