@@ -28,8 +28,10 @@ fitted on exactly those targets.
 * Inducing points: BoTorch's ``GreedyVarianceReduction`` (pivoted Cholesky of the fitted kernel,
   Burt et al. 2020) over the observations, or over a random ``INDUCING_POOL`` of them when n is
   larger; it stops early when the remaining prior-conditional variance is ~0 (duplicates).
-* Posterior: gpytorch's SGPR prediction (with its diagonal correction, so predictive variances keep
-  the prior variance the inducing points do not explain).  O(n m^2) once, O(m^2) per prediction.
+* Posterior: Titsias' (the variational / DTC predictive: mean and covariance from the projected
+  process, with the test points' full prior variance, so the variance the inducing points do not
+  explain is kept).  :meth:`SGPRModel.predict_latent` computes it in its stable Cholesky form, O(n m^2)
+  once and O(m^2) per point; ``posterior`` gives the same numbers through gpytorch for BoTorch.
 
 **Feasibility** (:func:`fit_feasibility`, :func:`prob_feasible`): a sparse GP regression on labels
 +1 (feasible) / -1 (infeasible) with the probit of the latent posterior, ``P = Phi(mean / sd)``.
@@ -50,6 +52,7 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.gpytorch import GPyTorchModel
 from botorch.models.kernels.categorical import CategoricalKernel
+from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.models.transforms.outcome import Standardize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from botorch.models.utils.inducing_point_allocators import GreedyVarianceReduction
@@ -60,6 +63,7 @@ from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.means import ConstantMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.models import ExactGP
+from linear_operator.utils.cholesky import psd_safe_cholesky
 from scipy.stats import norm
 
 DTYPE = torch.double
@@ -161,6 +165,63 @@ class SGPRModel(ExactGP, GPyTorchModel):
     def forward(self, x: torch.Tensor) -> MultivariateNormal:
         return MultivariateNormal(self.mean_module(x), self.covar_module(x))
 
+    def posterior(self, X: torch.Tensor, output_indices=None, observation_noise: bool = False,
+                  posterior_transform=None, **kwargs) -> GPyTorchPosterior:
+        """BoTorch posterior (joint over the ``q`` points of each batch of ``X``, ``(..., q, d)``) of
+        Titsias' SGPR, from the same factors as :meth:`predict_latent`.
+
+        (gpytorch's own eval-mode SGPR posterior differs: with its diagonal correction on, the training
+        covariance becomes FITC's, Q + diag(K - Q) + noise, which predicted held-out DTLZ2 points
+        slightly worse, mean log likelihood 1.49 vs 1.51 at n = 2000; with it off, test variances lose
+        K - Q and become overconfident.)
+        """
+        self.eval()
+        L, LB, c = self._factors()
+        k, Z = self.covar_module.base_kernel, self.covar_module.inducing_points
+        V = torch.linalg.solve_triangular(L, k(Z, X).to_dense(), upper=False)
+        W = torch.linalg.solve_triangular(LB, V, upper=False)
+        mean = self.mean_module(X) + (W * c.unsqueeze(-1)).sum(-2)
+        cov = k(X, X).to_dense() - V.transpose(-1, -2) @ V + W.transpose(-1, -2) @ W
+        if observation_noise:
+            cov = cov + self.likelihood.noise.reshape(()) * torch.eye(cov.shape[-1], dtype=cov.dtype)
+        post = GPyTorchPosterior(MultivariateNormal(mean, cov))
+        if hasattr(self, "outcome_transform"):
+            post = self.outcome_transform.untransform_posterior(post, X=X)
+        return posterior_transform(post) if posterior_transform is not None else post
+
+    def _factors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Cholesky factors ``L`` of K_uu, ``LB`` of I + A A^T (A = L^-1 K_uf / sigma) and ``c`` =
+        LB^-1 A (y - mean) / sigma: Titsias' SGPR posterior in its numerically stable form, cached."""
+        cache = getattr(self, "_fast_cache", None)
+        if cache is None:
+            with torch.no_grad():
+                Z, k = self.covar_module.inducing_points, self.covar_module.base_kernel
+                X, y = self.train_inputs[0], self.train_targets
+                L = psd_safe_cholesky(k(Z, Z).to_dense())
+                A = torch.linalg.solve_triangular(L, k(Z, X).to_dense(), upper=False)
+                sigma = self.likelihood.noise.reshape(()).sqrt()
+                A = A / sigma
+                LB = psd_safe_cholesky(torch.eye(len(Z), dtype=A.dtype) + A @ A.T)
+                r = (y - self.mean_module(X)) / sigma
+                c = torch.linalg.solve_triangular(LB, A @ r.unsqueeze(-1), upper=False).squeeze(-1)
+            cache = self._fast_cache = (L, LB, c)
+        return cache
+
+    def predict_latent(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and variance of the latent function at ``X`` on the caller's scale: the same
+        numbers as ``posterior(X)`` (tested) at O(m^2) per point after an O(n m^2) factorisation,
+        without gpytorch's lazy-tensor overhead (4-5x faster at n = 10,000, m = 512)."""
+        L, LB, c = self._factors()
+        k = self.covar_module.base_kernel
+        V = torch.linalg.solve_triangular(L, k(self.covar_module.inducing_points, X).to_dense(), upper=False)
+        W = torch.linalg.solve_triangular(LB, V, upper=False)
+        mean = self.mean_module(X) + W.T @ c
+        var = (k(X, X, diag=True) - V.square().sum(0) + W.square().sum(0)).clamp_min(1e-12)
+        if hasattr(self, "outcome_transform"):
+            scale, shift = self.outcome_transform.stdvs.reshape(()), self.outcome_transform.means.reshape(())
+            mean, var = mean * scale + shift, var * scale**2
+        return mean, var
+
 
 def select_inducing(X: torch.Tensor, kernel: Kernel, num_inducing: int, rng: np.random.Generator) -> torch.Tensor:
     """Up to ``num_inducing`` rows of ``X`` by BoTorch's ``GreedyVarianceReduction`` under ``kernel``
@@ -207,7 +268,13 @@ def predict(model: GPyTorchModel, X: np.ndarray, chunk: int = 2048) -> tuple[np.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gpytorch warns when it clamps tiny negative variances
         for i in range(0, len(X), chunk):
-            post = model.posterior(torch.tensor(X[i:i + chunk], dtype=DTYPE))
+            tx = torch.tensor(X[i:i + chunk], dtype=DTYPE)
+            if isinstance(model, SGPRModel):
+                mu, var = model.predict_latent(tx)
+                means.append(mu.numpy())
+                stds.append(var.sqrt().numpy())
+                continue
+            post = model.posterior(tx)
             means.append(post.mean.squeeze(-1).numpy() if post.mean.shape[-1] == 1 else post.mean.numpy())
             sd = post.variance.clamp_min(1e-12).sqrt()
             stds.append(sd.squeeze(-1).numpy() if sd.shape[-1] == 1 else sd.numpy())

@@ -37,3 +37,29 @@ def test_sgpr_with_all_points_inducing_matches_exact_gp():
     # and the prediction is on the caller's scale, not the standardised one
     assert abs(m1.mean() - y.mean()) < 3 * y.std()
     assert np.abs(predict(sgpr, X)[0] - y).max() < 0.2 * y.std()
+
+
+def test_fast_sgpr_prediction_equals_gpytorch_posterior():
+    rng = np.random.default_rng(1)
+    X = _grid(rng, 300, 4)
+    y = np.cos(5 * X[:, 0]) * (1 + X[:, 1]) + X[:, 2:].sum(1)
+    model = fit_sparse_gp(X, 10 * y + 3, 32, seed=1)
+    assert isinstance(model, SGPRModel) and len(model.covar_module.inducing_points) == 32
+    Xt = torch.tensor(_grid(rng, 100, 4), dtype=DTYPE)
+    with torch.no_grad():
+        post = model.posterior(Xt)
+        mu, var = model.predict_latent(Xt)
+    assert torch.allclose(mu, post.mean.squeeze(-1), rtol=1e-8, atol=1e-8)
+    assert torch.allclose(var, post.variance.squeeze(-1), rtol=1e-8, atol=1e-10)
+    # the mean is gpytorch's SGPR mean (which, without its FITC-style correction, is Titsias')
+    import gpytorch
+    from gpytorch.models import ExactGP
+
+    with torch.no_grad(), gpytorch.settings.sgpr_diagonal_correction(False):
+        ref = ExactGP.__call__(model, Xt).mean * model.outcome_transform.stdvs + model.outcome_transform.means
+    assert torch.allclose(mu, ref.squeeze(0), rtol=1e-6, atol=1e-6)
+    # a joint posterior over batches of q points, as BoTorch acquisitions ask for
+    with torch.no_grad():
+        joint = model.posterior(Xt[:12].reshape(3, 4, 4))
+    assert joint.mean.shape == (3, 4, 1)
+    assert torch.allclose(joint.variance.reshape(-1), var[:12], rtol=1e-8, atol=1e-10)
