@@ -81,6 +81,10 @@ HYPER_FIT_ITERS = 30
 # Inducing points are chosen among at most this many observations (GreedyVarianceReduction forms
 # their full kernel matrix: 2000^2 doubles = 32 MB).
 INDUCING_POOL = 2000
+# torch threads for the small (HYPER_SUBSET-point) hyperparameter fit: its 128 x 128 algebra gains
+# nothing from a second thread and loses much when the cores are busy (measured on the shared 2-core
+# machine, n = 10,000: 0.3-0.65 s CPU with one thread, 2.2-4.7 s with two).
+FIT_THREADS = 1
 # Suggested number of inducing points (CoflexSearch's default): see bench/sparse_gp.py.
 NUM_INDUCING = 512
 
@@ -251,8 +255,13 @@ def fit_sparse_gp(X: np.ndarray, y: np.ndarray, num_inducing: int, *, cat_dims: 
     transform.eval()
     sub = torch.as_tensor(np.sort(rng.choice(len(X), HYPER_SUBSET, replace=False))) if len(X) > HYPER_SUBSET \
         else torch.arange(len(X))
-    hyper = _fit(_exact(tx[sub], ts[sub], cat_dims, False), HYPER_FIT_ITERS,
-                 lambda: _exact(tx[sub], ts[sub], cat_dims, False))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(threads, FIT_THREADS))
+    try:
+        hyper = _fit(_exact(tx[sub], ts[sub], cat_dims, False), HYPER_FIT_ITERS,
+                     lambda: _exact(tx[sub], ts[sub], cat_dims, False))
+    finally:
+        torch.set_num_threads(threads)
     kernel = copy.deepcopy(hyper.covar_module)
     Z = torch.tensor(inducing, dtype=DTYPE) if inducing is not None else select_inducing(tx, kernel, num_inducing, rng)
     model = SGPRModel(tx, ty, Z, copy.deepcopy(hyper.likelihood), kernel, copy.deepcopy(hyper.mean_module),
