@@ -115,12 +115,13 @@ def main(argv: list[str]) -> None:
               file=sys.stderr)
         sys.exit(2)
     from ..searchers import models as M
+    from ..searchers.sgpr import INDUCING_POOL
 
     old = old_models() if "old" in args.models else None
     lines = [machine(), "command: python -m coflex_ray.bench sparse-gp " + " ".join(argv),
              f"DTLZ2, {D} vars x {LEVELS} levels, 2 objectives, {HELD_OUT} held-out random points; sparse GP: "
              f"NUM_INDUCING={M.NUM_INDUCING}, HYPER_SUBSET={M.HYPER_SUBSET}, HYPER_FIT_ITERS={M.HYPER_FIT_ITERS}, "
-             f"INDUCING_POOL={M.INDUCING_POOL}; predict = {HELD_OUT} + {args.candidates} points"]
+             f"INDUCING_POOL={INDUCING_POOL}; predict = {HELD_OUT} + {args.candidates} points"]
     if "old" in args.models and old is None:
         lines.append(f"old: git revision {OLD_REF} not available, skipped")
     print("\n".join(lines), flush=True)

@@ -17,8 +17,9 @@ BoTorch's ``Standardize`` outcome transform, one batched model over the outputs 
 fitted by BoTorch's ``fit_gpytorch_mll`` (maximum a posteriori; retries from resampled priors).
 Cost O(n^3).
 
-**Sparse GP** (:func:`fit_sparse_gp`, one per objective in CoflexSearch): SGPR (Titsias 2009) through
-gpytorch's ``InducingPointKernel`` over the same kernel, conditioned on all n observations.
+**Sparse GP** (:func:`fit_sparse_gp`, one per objective in CoflexSearch): SGPR (Titsias 2009,
+:class:`.sgpr.SGPRModel`) through gpytorch's ``InducingPointKernel`` over the same kernel,
+conditioned on all n observations.
 One scaling end to end: the SGPR holds ``Standardize``d targets and every hyperparameter is
 fitted on exactly those targets.
 
@@ -50,37 +51,30 @@ from botorch.exceptions.errors import ModelFittingError
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
-from botorch.models.gpytorch import GPyTorchModel
 from botorch.models.kernels.categorical import CategoricalKernel
-from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.models.transforms.outcome import Standardize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
-from botorch.models.utils.inducing_point_allocators import GreedyVarianceReduction
+from botorch.models.gpytorch import GPyTorchModel
 from gpytorch.constraints import GreaterThan
-from gpytorch.distributions import MultivariateNormal
-from gpytorch.kernels import InducingPointKernel, Kernel
-from gpytorch.likelihoods import GaussianLikelihood
-from gpytorch.means import ConstantMean
+from gpytorch.kernels import Kernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.models import ExactGP
-from linear_operator.utils.cholesky import psd_safe_cholesky
 from scipy.stats import norm
+
+from .sgpr import SGPRModel, select_inducing
 
 DTYPE = torch.double
 # L-BFGS-B iterations per exact-GP marginal-likelihood fit (the BoTorch baselines).  Uncapped, an
 # 11-dim fit on 100 DTLZ2 points took ~1000 iterations (7 s) while the marginal likelihood had long
 # stopped improving in the third digit; converged by ~100 (measured before issue 15).
 MAX_FIT_ITERS = 100
-# Sparse GP hyperparameters: exact-GP MAP on a random subset of this many observations, at most this
-# many iterations.  Measured at n = 2000 on DTLZ2 (11 dims x 64 levels, m = 512 inducing points,
+# Sparse GP hyperparameters: exact-GP MAP on a random subset of this many observations, at most
+# HYPER_FIT_ITERS iterations (MAX_FIT_ITERS when n <= HYPER_SUBSET, i.e. the fit is on all the data:
+# the cap is there to keep the cost flat at large n).  Measured at n = 2000 on DTLZ2 (11 dims x 64 levels, m = 512 inducing points,
 # 1000 held-out points; see bench/sparse_gp.py): subset 128 / 30 iterations gave Spearman
 # 0.9986-0.9987, 95% coverage 0.93-0.97; subset 256 / 100 iterations 0.9992-0.9993 and 0.98 but
 # cost ~1 s of CPU per objective instead of 0.2-0.5 s.
 HYPER_SUBSET = 128
 HYPER_FIT_ITERS = 30
-# Inducing points are chosen among at most this many observations (GreedyVarianceReduction forms
-# their full kernel matrix: 2000^2 doubles = 32 MB).
-INDUCING_POOL = 2000
 # torch threads for the small (HYPER_SUBSET-point) hyperparameter fit: its 128 x 128 algebra gains
 # nothing from a second thread and loses much when the cores are busy (measured on the shared 2-core
 # machine, n = 10,000: 0.3-0.65 s CPU with one thread, 2.2-4.7 s with two).
@@ -142,100 +136,6 @@ def fit_exact_gp(X: np.ndarray, y: np.ndarray, *, cat_dims: Sequence[int] = ()) 
     return _fit(_exact(tx, ty, cat_dims, True), MAX_FIT_ITERS, lambda: _exact(tx, ty, cat_dims, True))
 
 
-class SGPRModel(ExactGP, GPyTorchModel):
-    """Sparse GP regression (SGPR) with fixed inducing points, usable by BoTorch acquisition functions.
-
-    ``train_Y`` is on the caller's scale; ``outcome_transform`` (BoTorch ``Standardize``) maps it to the
-    scale the hyperparameters were fitted on, and posteriors are mapped back.
-    """
-
-    _num_outputs = 1
-
-    def __init__(self, train_X: torch.Tensor, train_Y: torch.Tensor, inducing: torch.Tensor,
-                 likelihood: GaussianLikelihood, base_kernel: Kernel, mean: ConstantMean,
-                 outcome_transform: Standardize | None = None) -> None:
-        if outcome_transform is not None:
-            outcome_transform.train()
-            train_Y, _ = outcome_transform(train_Y)
-            outcome_transform.eval()
-        super().__init__(train_X, train_Y.squeeze(-1), likelihood)
-        self.mean_module = mean
-        self.covar_module = InducingPointKernel(base_kernel, inducing_points=inducing, likelihood=likelihood)
-        self.covar_module.inducing_points.requires_grad_(False)
-        if outcome_transform is not None:
-            self.outcome_transform = outcome_transform
-        self.to(train_X)
-
-    def forward(self, x: torch.Tensor) -> MultivariateNormal:
-        return MultivariateNormal(self.mean_module(x), self.covar_module(x))
-
-    def posterior(self, X: torch.Tensor, output_indices=None, observation_noise: bool = False,
-                  posterior_transform=None, **kwargs) -> GPyTorchPosterior:
-        """BoTorch posterior (joint over the ``q`` points of each batch of ``X``, ``(..., q, d)``) of
-        Titsias' SGPR, from the same factors as :meth:`predict_latent`.
-
-        (gpytorch's own eval-mode SGPR posterior differs: with its diagonal correction on, the training
-        covariance becomes FITC's, Q + diag(K - Q) + noise, which predicted held-out DTLZ2 points
-        slightly worse, mean log likelihood 1.49 vs 1.51 at n = 2000; with it off, test variances lose
-        K - Q and become overconfident.)
-        """
-        self.eval()
-        L, LB, c = self._factors()
-        k, Z = self.covar_module.base_kernel, self.covar_module.inducing_points
-        V = torch.linalg.solve_triangular(L, k(Z, X).to_dense(), upper=False)
-        W = torch.linalg.solve_triangular(LB, V, upper=False)
-        mean = self.mean_module(X) + (W * c.unsqueeze(-1)).sum(-2)
-        cov = k(X, X).to_dense() - V.transpose(-1, -2) @ V + W.transpose(-1, -2) @ W
-        if observation_noise:
-            cov = cov + self.likelihood.noise.reshape(()) * torch.eye(cov.shape[-1], dtype=cov.dtype)
-        post = GPyTorchPosterior(MultivariateNormal(mean, cov))
-        if hasattr(self, "outcome_transform"):
-            post = self.outcome_transform.untransform_posterior(post, X=X)
-        return posterior_transform(post) if posterior_transform is not None else post
-
-    def _factors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Cholesky factors ``L`` of K_uu, ``LB`` of I + A A^T (A = L^-1 K_uf / sigma) and ``c`` =
-        LB^-1 A (y - mean) / sigma: Titsias' SGPR posterior in its numerically stable form, cached."""
-        cache = getattr(self, "_fast_cache", None)
-        if cache is None:
-            with torch.no_grad():
-                Z, k = self.covar_module.inducing_points, self.covar_module.base_kernel
-                X, y = self.train_inputs[0], self.train_targets
-                L = psd_safe_cholesky(k(Z, Z).to_dense())
-                A = torch.linalg.solve_triangular(L, k(Z, X).to_dense(), upper=False)
-                sigma = self.likelihood.noise.reshape(()).sqrt()
-                A = A / sigma
-                LB = psd_safe_cholesky(torch.eye(len(Z), dtype=A.dtype) + A @ A.T)
-                r = (y - self.mean_module(X)) / sigma
-                c = torch.linalg.solve_triangular(LB, A @ r.unsqueeze(-1), upper=False).squeeze(-1)
-            cache = self._fast_cache = (L, LB, c)
-        return cache
-
-    def predict_latent(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior mean and variance of the latent function at ``X`` on the caller's scale: the same
-        numbers as ``posterior(X)`` (tested) at O(m^2) per point after an O(n m^2) factorisation,
-        without gpytorch's lazy-tensor overhead (4-5x faster at n = 10,000, m = 512)."""
-        L, LB, c = self._factors()
-        k = self.covar_module.base_kernel
-        V = torch.linalg.solve_triangular(L, k(self.covar_module.inducing_points, X).to_dense(), upper=False)
-        W = torch.linalg.solve_triangular(LB, V, upper=False)
-        mean = self.mean_module(X) + W.T @ c
-        var = (k(X, X, diag=True) - V.square().sum(0) + W.square().sum(0)).clamp_min(1e-12)
-        if hasattr(self, "outcome_transform"):
-            scale, shift = self.outcome_transform.stdvs.reshape(()), self.outcome_transform.means.reshape(())
-            mean, var = mean * scale + shift, var * scale**2
-        return mean, var
-
-
-def select_inducing(X: torch.Tensor, kernel: Kernel, num_inducing: int, rng: np.random.Generator) -> torch.Tensor:
-    """Up to ``num_inducing`` rows of ``X`` by BoTorch's ``GreedyVarianceReduction`` under ``kernel``
-    (among a random ``INDUCING_POOL`` of the rows when there are more)."""
-    pool = X if len(X) <= INDUCING_POOL else X[torch.as_tensor(rng.choice(len(X), INDUCING_POOL, replace=False))]
-    with torch.no_grad():
-        return GreedyVarianceReduction().allocate_inducing_points(pool, kernel, min(num_inducing, len(pool)),
-                                                                  torch.Size())
-
-
 def fit_sparse_gp(X: np.ndarray, y: np.ndarray, num_inducing: int, *, cat_dims: Sequence[int] = (),
                   inducing: np.ndarray | None = None, seed: int | None = None) -> SGPRModel:
     """SGPR on ``y`` (n,) with up to ``num_inducing`` inducing inputs; see the module docstring.
@@ -258,7 +158,8 @@ def fit_sparse_gp(X: np.ndarray, y: np.ndarray, num_inducing: int, *, cat_dims: 
     threads = torch.get_num_threads()
     torch.set_num_threads(min(threads, FIT_THREADS))
     try:
-        hyper = _fit(_exact(tx[sub], ts[sub], cat_dims, False), HYPER_FIT_ITERS,
+        iters = MAX_FIT_ITERS if len(X) <= HYPER_SUBSET else HYPER_FIT_ITERS  # small n: as the exact GP
+        hyper = _fit(_exact(tx[sub], ts[sub], cat_dims, False), iters,
                      lambda: _exact(tx[sub], ts[sub], cat_dims, False))
     finally:
         torch.set_num_threads(threads)
