@@ -218,7 +218,7 @@ def fit_feasibility(X_all: np.ndarray, feasible: np.ndarray, *, cat_dims: Sequen
     is feasible.  The latent function is a sparse GP regression (:func:`fit_sparse_gp`) on labels +1 /
     -1; the probability is ``Phi(mean / sd)`` of its latent posterior, i.e. the probability that the
     latent label is positive (BoTorch's rule for an outcome constraint ``c(x) > 0``).  Near feasible
-    data it is ~1, near infeasible data ~0, far from all data it falls back towards the overall share.
+    data it is ~1, near infeasible data ~0, far from all data it returns to about the overall feasible share.
     When every label is the same (all feasible, all infeasible, or no data) the model is the constant
     ``(k + 1) / (n + 2)`` (k feasible of n, Laplace's rule): ~1 when all of many are feasible, never
     exactly 0.
