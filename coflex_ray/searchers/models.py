@@ -9,7 +9,9 @@ caller's scale).
 LogNormal lengthscale prior of Hvarfner et al. (2024) and no outputscale (the outcome is
 standardised) -- times BoTorch's ``CategoricalKernel`` on the categorical dimensions (``cat_dims``),
 ``exp(-mean_i [c_i != c'_i] / l_i)``: two different categories are equally far apart whatever their
-codes.  This is the product term of BoTorch's ``MixedSingleTaskGP`` kernel.  Likelihood: BoTorch's
+codes (categories are compared by exact equality, so categorical coordinates must be bin centres,
+as ``Space.snap`` and the codec produce).  This is the product term of BoTorch's ``MixedSingleTaskGP``
+kernel.  Likelihood: BoTorch's
 default Gaussian noise with a LogNormal(-4, 1) prior, noise >= 1e-4; constant mean.
 
 **Exact GP** (:func:`fit_exact_gp`, the BoTorch baselines): ``SingleTaskGP`` with that kernel and
