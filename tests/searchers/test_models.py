@@ -42,7 +42,7 @@ def test_sgpr_with_all_points_inducing_matches_exact_gp():
     m1, s1 = predict(sgpr, Xt)
     m2, s2 = predict(exact, Xt)
     assert np.abs(m1 - m2).max() < 1e-5 * max(1.0, np.abs(m2).max())
-    assert np.abs(s1 - s2).max() < 1e-4
+    assert np.abs(s1 - s2).max() < 1e-5  # measured 7.7e-7 (sd 0.005-0.03); means 3.5e-7
     # and the prediction is on the caller's scale, not the standardised one
     assert abs(m1.mean() - y.mean()) < 3 * y.std()
     assert np.abs(predict(sgpr, X)[0] - y).max() < 0.2 * y.std()
