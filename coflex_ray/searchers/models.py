@@ -1,26 +1,51 @@
-"""Per-objective Gaussian-process surrogates: a sparse GP (SGPR) and an exact GP, BoTorch-compatible.
+"""Gaussian-process surrogates shared by CoflexSearch and the BoTorch baselines: an exact GP, a sparse
+GP (SGPR) and a feasibility classifier.  Inputs live in the unit cube (bin centres of the legal values,
+:mod:`.candidates`); outputs may be on any scale (callers standardise them; the models standardise
+again with BoTorch's ``Standardize``, which is the identity on standardised data, and predict on the
+caller's scale).
 
-Sparse GP (what CoflexSearch uses, one per objective):
+**Kernel** (one construction, :func:`make_kernel`, for every model): BoTorch 0.18's default
+``SingleTaskGP`` kernel on the ordered dimensions -- RBF with ARD lengthscales, the dimension-scaled
+LogNormal lengthscale prior of Hvarfner et al. (2024) and no outputscale (the outcome is
+standardised) -- times BoTorch's ``CategoricalKernel`` on the categorical dimensions (``cat_dims``),
+``exp(-mean_i [c_i != c'_i] / l_i)``: two different categories are equally far apart whatever their
+codes (categories are compared by exact equality, so categorical coordinates must be bin centres,
+as ``Space.snap`` and the codec produce).  This is the product term of BoTorch's ``MixedSingleTaskGP``
+kernel.  Likelihood: BoTorch's
+default Gaussian noise with a LogNormal(-4, 1) prior, noise >= 1e-4; constant mean.
 
-* **Model**: SGPR / projected-process GP (Titsias 2009) via gpytorch's ``InducingPointKernel`` over a
-  scaled Matern-5/2 ARD kernel, conditioned on *all* ``n`` observations through ``m`` inducing
-  points: fitting the posterior costs O(n m^2) and memory O(n m), i.e. linear in ``n``.
-* **Inducing points**: greedy farthest-point (k-center) selection among the observed inputs,
-  starting from the best observation of the objective; for a stationary kernel the farthest point is
-  the one the current inducing set explains worst (highest prior-conditional variance), so this is a
-  cheap stand-in for greedy variance selection.  O(n m).
-* **Hyperparameters** (lengthscales, outputscale, constant mean, noise): maximum marginal likelihood
-  of an exact GP on the inducing points' own observations (``m`` points, BoTorch's
-  ``fit_gpytorch_mll``), then frozen and shared with the SGPR.  This keeps the fit O(m^3), independent
-  of ``n``.
-* Inputs live in the unit cube; outputs are standardised (zero mean, unit variance) by the caller.
+**Exact GP** (:func:`fit_exact_gp`, the BoTorch baselines): ``SingleTaskGP`` with that kernel and
+BoTorch's ``Standardize`` outcome transform, one batched model over the outputs when ``y`` is (n, k),
+fitted by BoTorch's ``fit_gpytorch_mll`` (maximum a posteriori; retries from resampled priors).
+Cost O(n^3).
 
-Exact GP (for the BoTorch baselines): BoTorch's ``SingleTaskGP`` fitted by ``fit_gpytorch_mll``.
+**Sparse GP** (:func:`fit_sparse_gp`, one per objective in CoflexSearch): SGPR (Titsias 2009,
+:class:`.sgpr.SGPRModel`) through gpytorch's ``InducingPointKernel`` over the same kernel,
+conditioned on all n observations.
+One scaling end to end: the SGPR holds ``Standardize``d targets and every hyperparameter is
+fitted on exactly those targets.
+
+* Hyperparameters: MAP of an exact GP on a random subset of ``HYPER_SUBSET`` of the observations
+  (``fit_gpytorch_mll``, at most ``HYPER_FIT_ITERS`` L-BFGS iterations), copied into the SGPR.
+  O(s^3), independent of n.
+* Inducing points: BoTorch's ``GreedyVarianceReduction`` (pivoted Cholesky of the fitted kernel,
+  Burt et al. 2020) over the observations, or over a random ``INDUCING_POOL`` of them when n is
+  larger; it stops early when the remaining prior-conditional variance is ~0 (duplicates).
+* Posterior: Titsias' (the variational / DTC predictive: mean and covariance from the projected
+  process, with the test points' full prior variance, so the variance the inducing points do not
+  explain is kept).  :meth:`SGPRModel.predict_latent` computes it in its stable Cholesky form, O(n m^2)
+  once and O(m^2) per point; ``posterior`` gives the same numbers through gpytorch for BoTorch.
+
+**Feasibility** (:func:`fit_feasibility`, :func:`prob_feasible`): a sparse GP regression on labels
++1 (feasible) / -1 (infeasible) with the probit of the latent posterior, ``P = Phi(mean / sd)``.
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -28,59 +53,61 @@ from botorch.exceptions.errors import ModelFittingError
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
+from botorch.models.kernels.categorical import CategoricalKernel
+from botorch.models.transforms.outcome import Standardize
+from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from botorch.models.gpytorch import GPyTorchModel
-from gpytorch.distributions import MultivariateNormal
-from gpytorch.kernels import InducingPointKernel, MaternKernel, ScaleKernel
-from gpytorch.likelihoods import GaussianLikelihood
-from gpytorch.means import ConstantMean
+from gpytorch.constraints import GreaterThan
+from gpytorch.kernels import Kernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.models import ExactGP
+from scipy.stats import norm
+
+from .sgpr import SGPRModel, select_inducing
 
 DTYPE = torch.double
-# L-BFGS-B iterations per marginal-likelihood fit.  Uncapped, an 11-dim fit on 100 DTLZ2 points took
-# ~1000 iterations (7 s) while the marginal likelihood had long stopped improving in the third
-# digit.  Measured on 128 farthest points of 1000 DTLZ2 / ZDT1 samples (mean log likelihood per
-# point after 25/50/100/200/1000 iterations): DTLZ2 f1 -0.332/-0.300/-0.287/-0.284/-0.267, DTLZ2 f2
-# and both ZDT1 objectives converged by 100; an iteration costs ~6.5-9 ms (gpytorch overhead, not
-# the 128x128 algebra): a fit took 0.5-1.1 s at 100 iterations vs up to 1.7 s at 200.  The same cap
-# holds for the sparse and the exact GPs, so comparisons stay fair.
+# L-BFGS-B iterations per exact-GP marginal-likelihood fit (the BoTorch baselines).  Uncapped, an
+# 11-dim fit on 100 DTLZ2 points took ~1000 iterations (7 s) while the marginal likelihood had long
+# stopped improving in the third digit; converged by ~100 (measured before issue 15).
 MAX_FIT_ITERS = 100
+# Sparse GP hyperparameters: exact-GP MAP on a random subset of this many observations, at most
+# HYPER_FIT_ITERS iterations (MAX_FIT_ITERS when n <= HYPER_SUBSET, i.e. the fit is on all the data:
+# the cap is there to keep the cost flat at large n).  Measured on DTLZ2 (11 dims x 64 levels, 1000
+# held-out points, m = 512; bench_results/sparse_gp.txt, shared machine): subset 128 / 30 iterations
+# gave Spearman 0.998-0.999 and 95% coverage 0.95-0.98 at n = 2000 (3 seeds x 2 objectives) for
+# 0.30-0.34 s of fit CPU; subset 256 gave Spearman 0.999, coverage 0.99 (2 seeds) for 0.5-0.8 s.
+HYPER_SUBSET = 128
+HYPER_FIT_ITERS = 30
+# torch threads for the small (HYPER_SUBSET-point) hyperparameter fit: its 128 x 128 algebra gains
+# nothing from a second thread and loses much when the cores are busy (measured on the shared 2-core
+# machine, n = 10,000: 0.3-0.65 s CPU with one thread, 2.2-4.7 s with two).
+FIT_THREADS = 1
+# Suggested number of inducing points (CoflexSearch's default).  At n = 2000 on DTLZ2: 256 gave
+# Spearman 0.993, coverage 0.79-0.86 (seed 0, gpytorch's FITC-style posterior); 384 gave 0.995-0.998, coverage 0.90-0.96 (one objective of four
+# at 0.898); 512 gave 0.998-0.999, coverage 0.95-0.98 (and the same at n = 10,000).
+NUM_INDUCING = 512
 
 
-def farthest_points(X: np.ndarray, m: int, start: int) -> np.ndarray:
-    """Indices of ``m`` rows of ``X`` chosen greedily by max-min distance, beginning at ``start``."""
-    n = len(X)
-    if m >= n:
-        return np.arange(n)
-    chosen = [start]
-    dist = np.linalg.norm(X - X[start], axis=1)
-    for _ in range(m - 1):
-        nxt = int(np.argmax(dist))
-        chosen.append(nxt)
-        dist = np.minimum(dist, np.linalg.norm(X - X[nxt], axis=1))
-    return np.array(chosen)
+def make_kernel(d: int, cat_dims: Sequence[int] = (), batch_shape: torch.Size = torch.Size()) -> Kernel:
+    """BoTorch's default RBF kernel on the ordered dims times a ``CategoricalKernel`` on ``cat_dims``.
 
-
-class SGPRModel(ExactGP, GPyTorchModel):
-    """Sparse GP regression with fixed inducing points, usable by BoTorch acquisition functions."""
-
-    _num_outputs = 1
-
-    def __init__(self, train_X: torch.Tensor, train_Y: torch.Tensor, inducing: torch.Tensor,
-                 likelihood: GaussianLikelihood, base_kernel: ScaleKernel, mean: ConstantMean) -> None:
-        super().__init__(train_X, train_Y.squeeze(-1), likelihood)
-        self.mean_module = mean
-        self.covar_module = InducingPointKernel(base_kernel, inducing_points=inducing, likelihood=likelihood)
-        self.covar_module.inducing_points.requires_grad_(False)
-        self.to(train_X)
-
-    def forward(self, x: torch.Tensor) -> MultivariateNormal:
-        return MultivariateNormal(self.mean_module(x), self.covar_module(x))
-
-
-def _matern(d: int, outputs: int = 1) -> ScaleKernel:
-    batch = torch.Size([outputs]) if outputs > 1 else torch.Size([])
-    return ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d, batch_shape=batch), batch_shape=batch)
+    Alternatives measured by held-out mean log likelihood on DTLZ2 (11 dims x 64 levels, exact GP at
+    n = 30 / 100, median of 3 seeds x 2 objectives; sparse GP at n = 2000, seed 0), this kernel first:
+    -1.31 / -0.18 / 1.50; with an outputscale -1.11 / -0.05 / 1.51; Matern-5/2 (same prior) with an
+    outputscale -0.78 / 0.19 / 1.37 (but 95% coverage 0.999 at n = 2000); BoTorch's older
+    Gamma-prior Matern -0.79 / -0.07 / 0.62; the kernel before issue 15 (Matern-5/2, outputscale, no
+    lengthscale prior) -2.17 / 0.19.  One smooth function is too little evidence to leave BoTorch's
+    default, which is kept.
+    """
+    cat = sorted({int(c) % d for c in cat_dims})
+    ordinal = [i for i in range(d) if i not in cat]
+    parts: list[Kernel] = []
+    if ordinal:
+        parts.append(get_covar_module_with_dim_scaled_prior(ard_num_dims=len(ordinal), batch_shape=batch_shape,
+                                                            active_dims=ordinal if cat else None))
+    if cat:
+        parts.append(CategoricalKernel(ard_num_dims=len(cat), batch_shape=batch_shape, active_dims=cat,
+                                       lengthscale_constraint=GreaterThan(1e-6)))
+    return parts[0] if len(parts) == 1 else parts[0] * parts[1]
 
 
 def _accept_iteration_limit(w: warnings.WarningMessage) -> bool:
@@ -91,51 +118,124 @@ def _accept_iteration_limit(w: warnings.WarningMessage) -> bool:
             or "timed out" in msg)
 
 
-def fit_exact_gp(X: np.ndarray, y: np.ndarray) -> SingleTaskGP:
-    """Exact GP on standardised ``y`` (n,) or (n, k), fitted by marginal likelihood from BoTorch's defaults.
+def _exact(tx: torch.Tensor, ty: torch.Tensor, cat_dims: Sequence[int], transform: bool) -> SingleTaskGP:
+    batch = torch.Size([ty.shape[-1]]) if ty.shape[-1] > 1 else torch.Size()
+    kwargs = {} if transform else {"outcome_transform": None}
+    return SingleTaskGP(tx, ty, covar_module=make_kernel(tx.shape[-1], cat_dims, batch), **kwargs)
+
+
+def _fit(model: SingleTaskGP, max_iters: int, rebuild) -> SingleTaskGP:
+    """MAP fit; if every BoTorch attempt fails numerically, keep the priors' initial values."""
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": max_iters}},
+                             warning_handler=_accept_iteration_limit)
+        except (ModelFittingError, RuntimeError, ValueError):
+            model = rebuild()
+    model.eval()
+    return model
+
+
+def fit_exact_gp(X: np.ndarray, y: np.ndarray, *, cat_dims: Sequence[int] = ()) -> SingleTaskGP:
+    """Exact GP on ``y`` (n,) or (n, k) (one batched model over the k outputs); see the module docstring.
 
     (Warm-starting from the previous batch's hyperparameters was tried and dropped: on a discrete
     DTLZ2 toy it left CoflexSearch stuck in poor optima, median HV 1.08 vs 1.23 when refitted cold.)
     """
     tx = torch.tensor(X, dtype=DTYPE)
     ty = torch.tensor(y, dtype=DTYPE).reshape(len(X), -1)
-    model = SingleTaskGP(tx, ty, covar_module=_matern(X.shape[1], ty.shape[1]))
-    mll = ExactMarginalLogLikelihood(model.likelihood, model)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": MAX_FIT_ITERS}},
-                             warning_handler=_accept_iteration_limit)
-        except ModelFittingError:  # every attempt failed numerically: keep BoTorch's default priors' mode
-            model.load_state_dict(SingleTaskGP(tx, ty, covar_module=_matern(X.shape[1], ty.shape[1])).state_dict())
-    model.eval()
-    return model
+    return _fit(_exact(tx, ty, cat_dims, True), MAX_FIT_ITERS, lambda: _exact(tx, ty, cat_dims, True))
 
 
-def fit_sparse_gp(X: np.ndarray, y: np.ndarray, num_inducing: int) -> SGPRModel:
-    """SGPR on standardised ``y`` (n,), with ``num_inducing`` farthest-point inducing inputs."""
-    start = int(np.argmin(y))  # begin the inducing set at the best observation (minimisation)
-    ind = farthest_points(X, min(num_inducing, len(X)), start)
-    hyper = fit_exact_gp(X[ind], y[ind])
-    likelihood = GaussianLikelihood().to(DTYPE)
-    likelihood.noise = hyper.likelihood.noise.detach().clone()
-    mean = ConstantMean().to(DTYPE)
-    mean.constant.data = hyper.mean_module.constant.detach().clone()
-    kernel = _matern(X.shape[1]).to(DTYPE)
-    kernel.load_state_dict(hyper.covar_module.state_dict())
-    model = SGPRModel(torch.tensor(X, dtype=DTYPE), torch.tensor(y, dtype=DTYPE).reshape(-1, 1),
-                      torch.tensor(X[ind], dtype=DTYPE), likelihood, kernel, mean)
+def fit_sparse_gp(X: np.ndarray, y: np.ndarray, num_inducing: int, *, cat_dims: Sequence[int] = (),
+                  inducing: np.ndarray | None = None, seed: int | None = None) -> SGPRModel:
+    """SGPR on ``y`` (n,) with up to ``num_inducing`` inducing inputs; see the module docstring.
+
+    ``inducing`` fixes the inducing inputs instead of selecting them (tests use it); ``seed`` seeds the
+    random hyperparameter subset and inducing pool (default: drawn from torch's global generator, which
+    CoflexSearch seeds per batch).
+    """
+    tx = torch.tensor(X, dtype=DTYPE)
+    ty = torch.tensor(y, dtype=DTYPE).reshape(len(X), 1)
+    if seed is None:
+        seed = int(torch.randint(2**31 - 1, ()).item())
+    rng = np.random.default_rng(seed)
+    transform = Standardize(m=1)
+    transform.train()
+    ts, _ = transform(ty)  # the one scale every hyperparameter below is fitted on
+    transform.eval()
+    sub = torch.as_tensor(np.sort(rng.choice(len(X), HYPER_SUBSET, replace=False))) if len(X) > HYPER_SUBSET \
+        else torch.arange(len(X))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(threads, FIT_THREADS))
+    try:
+        iters = MAX_FIT_ITERS if len(X) <= HYPER_SUBSET else HYPER_FIT_ITERS  # small n: as the exact GP
+        hyper = _fit(_exact(tx[sub], ts[sub], cat_dims, False), iters,
+                     lambda: _exact(tx[sub], ts[sub], cat_dims, False))
+    finally:
+        torch.set_num_threads(threads)
+    kernel = copy.deepcopy(hyper.covar_module)
+    Z = torch.tensor(inducing, dtype=DTYPE) if inducing is not None else select_inducing(tx, kernel, num_inducing, rng)
+    model = SGPRModel(tx, ty, Z, copy.deepcopy(hyper.likelihood), kernel, copy.deepcopy(hyper.mean_module),
+                      outcome_transform=transform)
     model.eval()
     return model
 
 
 def predict(model: GPyTorchModel, X: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior mean and standard deviation at the rows of ``X``."""
+    """Posterior mean and standard deviation (of the latent function, on the caller's scale) at the rows
+    of ``X``; (N,) each for a single-output model, (N, k) for a k-output exact GP."""
     means, stds = [], []
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gpytorch warns when it clamps tiny negative variances
         for i in range(0, len(X), chunk):
-            post = model.posterior(torch.tensor(X[i:i + chunk], dtype=DTYPE))
-            means.append(post.mean.squeeze(-1).numpy())
-            stds.append(post.variance.clamp_min(1e-12).sqrt().squeeze(-1).numpy())
+            tx = torch.tensor(X[i:i + chunk], dtype=DTYPE)
+            if isinstance(model, SGPRModel):
+                mu, var = model.predict_latent(tx)
+                means.append(mu.numpy())
+                stds.append(var.sqrt().numpy())
+                continue
+            post = model.posterior(tx)
+            means.append(post.mean.squeeze(-1).numpy() if post.mean.shape[-1] == 1 else post.mean.numpy())
+            sd = post.variance.clamp_min(1e-12).sqrt()
+            stds.append(sd.squeeze(-1).numpy() if sd.shape[-1] == 1 else sd.numpy())
     return np.concatenate(means), np.concatenate(stds)
+
+
+@dataclass
+class FeasibilityModel:
+    """A fitted feasibility classifier: a sparse GP on +-1 labels, or a constant when the labels are."""
+
+    gp: SGPRModel | None
+    constant: float
+
+
+def fit_feasibility(X_all: np.ndarray, feasible: np.ndarray, *, cat_dims: Sequence[int] = (),
+                    num_inducing: int = NUM_INDUCING, seed: int | None = None) -> FeasibilityModel:
+    """Classifier of feasibility from every evaluated point ``X_all`` (feasible or not) and its label.
+
+    Contract: ``prob_feasible(model, C)`` returns, for each row of ``C``, a probability in [0, 1] that it
+    is feasible.  The latent function is a sparse GP regression (:func:`fit_sparse_gp`) on labels +1 /
+    -1; the probability is ``Phi(mean / sd)`` of its latent posterior, i.e. the probability that the
+    latent label is positive (BoTorch's rule for an outcome constraint ``c(x) > 0``).  Near feasible
+    data it is ~1, near infeasible data ~0, far from all data it returns to about the overall feasible share.
+    When every label is the same (all feasible, all infeasible, or no data) the model is the constant
+    ``(k + 1) / (n + 2)`` (k feasible of n, Laplace's rule): ~1 when all of many are feasible, never
+    exactly 0.
+    """
+    feasible = np.asarray(feasible, dtype=bool).reshape(-1)
+    n, k = len(feasible), int(feasible.sum())
+    if k == 0 or k == n:
+        return FeasibilityModel(None, (k + 1) / (n + 2))
+    labels = np.where(feasible, 1.0, -1.0)
+    return FeasibilityModel(fit_sparse_gp(X_all, labels, num_inducing, cat_dims=cat_dims, seed=seed), k / n)
+
+
+def prob_feasible(model: FeasibilityModel, C: np.ndarray) -> np.ndarray:
+    """Probability in [0, 1] that each row of ``C`` is feasible (see :func:`fit_feasibility`)."""
+    if model.gp is None:
+        return np.full(len(C), model.constant)
+    mu, sd = predict(model.gp, C)
+    return np.clip(norm.cdf(mu / sd), 0.0, 1.0)
