@@ -13,6 +13,17 @@ result and hand the wrapped searcher an extended result:
 * :class:`FiniteObjectivesSearch`: one finite, minimised value per objective, under ``obj_<metric>``
   (``obj_log10_<metric>`` for a log objective), each ``penalty`` for a failed result.
 
+**Multi-fidelity** (trials reporting once per rung, with ``fidelity_level`` / ``fidelity_max_level``;
+see :mod:`coflex_ray.fidelity`): Tune calls ``on_trial_complete`` with a trial's last row, also for a
+trial a scheduler stopped, so the wrapped searcher learns each trial once, at the highest fidelity
+it reached.  Tune's searchers take no fidelity flag, so a stopped trial's value is its low-rung
+value (on the shipped ladders a biased, slightly pessimistic estimate: zigzag-fixed costs a median
+1.11x the LOMA energy; an early epoch's error lies above the final one).  That is sane for them:
+each config is told exactly once, never as a failure, and a stopped trial is one the scheduler
+ranked low anyway.  The lower rungs reach the wrapped searcher's ``on_trial_result`` only, which
+``OptunaSearch`` ignores for several objectives and ``HyperOptSearch`` ignores altogether.
+:attr:`ScalarizedSearch.low_fidelity` counts the trials told below the top rung.
+
 ``bounds`` use the analysis' convention: ``{"err": [lo, hi], "log10_edp": [lo, hi]}``, one entry per
 objective, named ``log10_<metric>`` (in log10 units) for a metric in ``log_metrics``.
 """
@@ -26,7 +37,7 @@ from typing import Any, Mapping, Sequence
 from ray.tune.search import Searcher
 from ray.tune.search.util import _set_search_properties_backwards_compatible
 
-from .failures import failure_reason
+from .failures import failure_reason, fidelity_below_top
 from .normalise import Objectives, as_list
 
 logger = logging.getLogger(__name__)
@@ -78,6 +89,7 @@ class ScalarizedSearch(Searcher):
         if searcher.metric is not None and as_list(searcher.metric) != as_list(inner):
             raise ValueError(f"the wrapped {type(searcher).__name__} has metric={searcher.metric!r}; construct it "
                              f"without metric/mode (or with metric={inner!r}, mode='min')")
+        self.low_fidelity = 0  # trials completed below their ladder's top rung (see the module docstring)
         self.searcher = searcher  # the attribute name Tune's checkpointing expects of wrappers
         super().__init__(metric=list(metrics), mode=list(self.objectives.modes))
 
@@ -144,6 +156,8 @@ class ScalarizedSearch(Searcher):
         self.searcher.on_trial_result(trial_id, self._extend(result))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        """The trial's last row (its highest fidelity; see the module docstring)."""
+        self.low_fidelity += fidelity_below_top(result) is not None
         self.searcher.on_trial_complete(trial_id, result=self._extend(result, error), error=error)
 
     def add_evaluated_point(self, parameters: dict, value: Any, error: bool = False, pruned: bool = False,
