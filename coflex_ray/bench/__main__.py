@@ -15,6 +15,7 @@ BENCHES = {
     "timeouts": "coflex_ray.bench.timeouts",
     "soak": "coflex_ray.bench.soak",
     "surrogate": "coflex_ray.bench.surrogate",
+    "multifidelity": "coflex_ray.bench.multifidelity",
 }
 
 
