@@ -54,6 +54,8 @@ def _key(row: Any) -> str:
 
 
 def _points(df: Any) -> list[dict]:
+    if "feasible" not in df:
+        return []
     ok = df[df["feasible"].astype(bool)]
     return [{"key": _key(r), "err": float(r["err"]), "edp": float(r["edp"])} for _, r in ok.iterrows()]
 
