@@ -30,6 +30,7 @@ from typing import Any
 # Light imports only: the heavy ones (torch, ZigZag, Ray) load once the flags are known to be good.
 from .evaluators.nats_sss import NatsDataError
 from .preflight import LOCK_NAME, check_writable, explain_probe, lock_out
+from .schedulers import SCHEDULERS as SCHEDULER_CHOICES  # light: the scheduler classes load Ray on first use
 from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, build_searchers, check_installed, check_searchers
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -37,7 +38,6 @@ DEFAULT_DATASET = {"sss": "ImageNet16-120", "nb201": "cifar10"}  # sss: the Cofl
 DEFAULTS = {"budget": 30, "n_init": 10, "seeds": [0, 1], "concurrency": 2}
 SMOKE = {"budget": 6, "n_init": 3, "seeds": [0], "probe": 12}
 # multi-fidelity (see coflex_ray.fidelity): schedulers, and what --smoke fills in for a scheduler
-SCHEDULER_CHOICES = ("none", "mo-asha", "asha")  # = coflex_ray.schedulers.SCHEDULERS (that module loads Ray)
 MF_DEFAULTS = {"grace": 1, "reduction_factor": 3.0}
 SMOKE_LADDER, SMOKE_LPF_LIMIT = "zigzag-fixed,zigzag", 2  # LOMA at lpf 2: ~6-25 s per network, not ~1 min
 
