@@ -176,3 +176,59 @@ def test_sigkill_then_resume_with_a_scheduler_loses_and_repeats_nothing(tmp_path
     configs = df.drop_duplicates("trial_id")[[c for c in df.columns if c.startswith("config/")]]
     assert not configs.astype(str).duplicated().any()  # the restored searcher re-proposed nothing
     assert df["fidelity"].notna().all()
+
+
+def test_searchers_keep_low_fidelity_results_apart_from_final_ones():
+    """The core learns each trial once, at its last row; a stopped trial is neither failed nor final."""
+    from coflex_ray.searchers.tune_searchers import NSGA2Search
+    from coflex_ray.spaces import SSS_SPACE
+
+    s = NSGA2Search(SSS_SPACE, metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"], pop_size=4)
+    configs = {t: s.suggest(t) for t in ("stopped", "final", "failed")}
+    s.on_trial_result("stopped", {"err": 1.0, "edp": 1.0, "feasible": True, "fidelity_level": 1,
+                                  "fidelity_max_level": 2})  # an intermediate row: not used
+    s.on_trial_complete("stopped", {"err": 50.0, "edp": 9.0, "feasible": True, "fidelity_level": 1,
+                                    "fidelity_max_level": 2})
+    s.on_trial_complete("final", {"err": 60.0, "edp": 3.0, "feasible": True, "fidelity_level": 2,
+                                  "fidelity_max_level": 2})
+    s.on_trial_complete("failed", {"err": float("inf"), "edp": float("inf"), "feasible": False, "fidelity_level": 1,
+                                   "fidelity_max_level": 2})
+    assert [(c, m) for c, m, _ in s.evaluated] == [(configs["final"], {"err": 60.0, "edp": 3.0})]
+    assert [(c, m, lvl) for c, m, _, lvl in s.low_fidelity] == [(configs["stopped"], {"err": 50.0, "edp": 9.0}, 1)]
+    assert [c for c, _ in s.failed] == [configs["failed"]]
+    assert s.pareto_front() == [(configs["final"], {"err": 60.0, "edp": 3.0})]
+    assert len(s.core.results) == 3 and sum(v is not None for v in s.core.results.values()) == 2
+
+
+def test_warm_start_from_an_all_rows_table_takes_each_trials_last_rung():
+    from coflex_ray.searchers.tune_searchers import NSGA2Search
+    from coflex_ray.spaces import SSS_SPACE, sss_config
+
+    cfg = {f"config/{k}": v for k, v in sss_config(284).items()}
+    rows = pd.DataFrame([{**cfg, "trial_id": "t", "fidelity_level": lvl, "fidelity_max_level": 2, "err": err,
+                          "edp": 2.0, "feasible": True} for lvl, err in ((2, 40.0), (1, 70.0))])
+    s = NSGA2Search(SSS_SPACE, metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"], pop_size=4)
+    s.add_evaluated_trials(rows)
+    assert [m for _, m, _ in s.evaluated] == [{"err": 40.0, "edp": 2.0}] and not s.low_fidelity
+
+
+def test_analysis_counts_the_top_rung_only():
+    from coflex_ray.analysis import fidelity_table, final_rows, per_run_table
+
+    bounds = {"err": [0.0, 100.0], "log10_edp": [0.0, 2.0]}
+    base = {"searcher": "s", "seed": 0, "feasible": True, "fidelity_max_level": 2, "run_wall_s": 1.0,
+            "suggest_s": 0.0}
+    df = pd.DataFrame([
+        {**base, "trial_id": "a", "fidelity": "zigzag-fixed", "fidelity_level": 1, "err": 1.0, "edp": 1.0,
+         "eval_time_s": 0.5, "completed_at": 1},  # stopped at rung 1: dominates everything, must not count
+        {**base, "trial_id": "b", "fidelity": "zigzag-fixed", "fidelity_level": 1, "err": 50.0, "edp": 10.0,
+         "eval_time_s": 0.5, "completed_at": 2},
+        {**base, "trial_id": "b", "fidelity": "zigzag", "fidelity_level": 2, "err": 50.0, "edp": 10.0,
+         "eval_time_s": 60.0, "completed_at": 3},
+    ])
+    assert list(final_rows(df)["trial_id"]) == ["b"]
+    run = per_run_table(df, bounds).iloc[0]
+    assert run["hv"] == pytest.approx((1.1 - 0.5) * (1.1 - 0.5)) and run["best_err"] == 50.0
+    assert run["n_final"] == 1 and run["trials"] == 2
+    fid = fidelity_table(df).iloc[0]
+    assert fid["evals_zigzag-fixed"] == 2 and fid["evals_zigzag"] == 1 and fid["sim_time_s"] == pytest.approx(61.0)
