@@ -15,6 +15,11 @@
    removes what it created.
 6. :func:`run`: the study (:func:`coflex_ray.study.run_study`); a run that fails is ``[failed]``.
 7. :func:`report`: tables, rank tests and plots of the runs that finished; exit code 1 if any failed.
+
+Multi-fidelity (``--fidelity-ladder``, ``--scheduler``, ``--grace``, ``--reduction-factor``; see
+:mod:`coflex_ray.fidelity`): checked in step 2 like every flag; step 4 starts one layer-cost pool per
+hardware tier, step 5 probes at the cheapest tier, step 6 gives every (searcher, seed) run its own
+scheduler and keeps every rung's row, step 7 counts the top rung only.
 """
 
 from __future__ import annotations

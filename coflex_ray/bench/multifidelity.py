@@ -62,7 +62,11 @@ def _points(df: Any) -> list[dict]:
 
 def _reported(df: Any) -> Any:
     """The rows trials actually reported (a trial the time budget ended before its report has none)."""
-    return df[df["feasible"].notna()] if "feasible" in df else df.iloc[0:0]
+    if "feasible" not in df:  # no trial reported at all
+        import pandas as pd
+
+        return pd.DataFrame(columns=["feasible", "err", "edp", "eval_time_s", "fidelity_level"])
+    return df[df["feasible"].notna()]
 
 
 def _kill(pools: dict) -> None:
