@@ -115,6 +115,7 @@ def _hv_top_only(df: pd.DataFrame, bounds: dict) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # about 3.5 min on a shared 2-core machine (LOMA rungs)
 def test_smoke_study_with_mo_asha(tmp_path):
     """``python experiments/sss.py --scheduler mo-asha --smoke``: every row says its fidelity, the
     indicators count the top rung only, the fidelity table counts every rung."""
@@ -146,6 +147,7 @@ def _trials_with_results(out: Path) -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # about 5.5 min on a shared 2-core machine (two runs with LOMA rungs)
 def test_sigkill_then_resume_with_a_scheduler_loses_and_repeats_nothing(tmp_path):
     budget = 14
     out, bounds = tmp_path / "out", tmp_path / "bounds.json"
