@@ -41,6 +41,10 @@ _EXPORTS = {
     "FiniteObjectivesSearch": "coflex_ray.searchers.scalarize",
     # the non-dominated trials of a ResultGrid / results table
     "pareto_results": "coflex_ray.searchers.pareto",
+    # Ray Tune trial schedulers for multi-fidelity trials (MO-ASHA; ASHA on the scalarisation)
+    "MOASHAScheduler": "coflex_ray.schedulers.moasha",
+    "ScalarizedASHAScheduler": "coflex_ray.schedulers.scalarized_asha",
+    "make_scheduler": "coflex_ray.schedulers",
     # Tune side
     "cosearch_trial": "coflex_ray.trial",
     # co-design methods beside CoflexSearch (semi-decoupled, RL co-exploration) and their ground truth

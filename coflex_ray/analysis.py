@@ -18,6 +18,10 @@ Shared by every experiment.  Conventions (all objectives minimised):
   fraction of the front's own HV (reference point 1.1), ``igd_plus_ref`` = IGD+ to that front, and
   the evaluations a run needed to reach 90 % / 95 % of the front's HV (NaN: never reached).
   :func:`rank_tests` compares one searcher with every other over seeds (Mann-Whitney U).
+* **Multi-fidelity studies** (rows with ``fidelity_level``, one per rung of a multi-step trial):
+  every indicator, front and plot counts only the rows at the top rung (:func:`final_rows`), so a
+  low-fidelity result never enters HV, IGD+ or a front; :func:`fidelity_table` tells per run the
+  evaluations spent at each rung and the simulator / (simulated) training time used.
 """
 
 from __future__ import annotations
@@ -109,6 +113,34 @@ def load_bounds(path: str | Path, hw: str | None = None) -> dict[str, list[float
     return {k: [float(b[k][0]), float(b[k][1])] for k in objectives(found)}
 
 
+def final_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows at the final fidelity: those with ``fidelity_level == fidelity_max_level`` in a
+    multi-fidelity table; every row of a table without a ladder."""
+    if "fidelity_level" not in results:
+        return results
+    return results[results["fidelity_level"] == results["fidelity_max_level"]]
+
+
+def fidelity_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per (searcher, seed) of a multi-fidelity table: ``trials``, ``evals_<fidelity>`` (rows reported
+    at each rung, in ladder order), ``failed_rows``, ``sim_time_s`` (sum of every row's
+    ``eval_time_s``: simulator plus lookup time actually spent, cache hits included) and, for epoch
+    ladders, ``train_time_s`` (the simulated training time the trials used: per trial the time up to
+    the last epoch it reached, summed)."""
+    labels = (results.drop_duplicates("fidelity_level").sort_values("fidelity_level")["fidelity"].tolist())
+    rows = []
+    for (s, seed), run in results.groupby(["searcher", "seed"], sort=False):
+        row = {"searcher": s, "seed": seed, "trials": int(run["trial_id"].nunique())}
+        for level, label in enumerate(labels, start=1):
+            row[f"evals_{label}"] = int((run["fidelity_level"] == level).sum())
+        row["failed_rows"] = int((~run["feasible"].astype(bool)).sum())
+        row["sim_time_s"] = float(run["eval_time_s"].sum())
+        if "train_time_s" in run:
+            row["train_time_s"] = float(run.groupby("trial_id")["train_time_s"].max().sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def reference_front(results: pd.DataFrame, bounds: dict) -> np.ndarray:
     """Normalised non-dominated union of everything every method found (IGD reference)."""
     Y = normalise(objective_matrix(results, hw_metric(bounds)), bounds)
@@ -176,11 +208,16 @@ REFERENCE_COLUMNS = ("hv_frac", "igd_plus_ref", "evals_to_90pct_ref_hv", "evals_
 def per_run_table(results: pd.DataFrame, bounds: dict, reference=None) -> pd.DataFrame:
     """One row per (searcher, seed): indicators in the study's ``bounds`` and, with a ``reference``
     front, against it (:data:`REFERENCE_COLUMNS`)."""
-    front = reference_front(results, bounds)
+    final = final_rows(results)
+    front = reference_front(final, bounds)
     rows = [{"searcher": s, "seed": seed, **run_metrics(run, bounds, front),
              **(reference_metrics(run, reference) if reference is not None else {})}
-            for (s, seed), run in results.groupby(["searcher", "seed"], sort=False)]
-    return pd.DataFrame(rows)
+            for (s, seed), run in final.groupby(["searcher", "seed"], sort=False)]
+    out = pd.DataFrame(rows)
+    if "fidelity_level" in results:  # trials, evaluations per rung, time used: from every row
+        out = out.rename(columns={"n_trials": "n_final"}).merge(fidelity_table(results), on=["searcher", "seed"],
+                                                                how="right")
+    return out
 
 
 def rank_tests(per_run: pd.DataFrame, ours: str = "coflex",
@@ -230,7 +267,7 @@ def format_rank_tests(tests: pd.DataFrame) -> str:
 def summary_table(per_run: pd.DataFrame) -> pd.DataFrame:
     """Per searcher: median and IQR over seeds of every indicator."""
     cols = ["hv", "igd", "igd_plus", "best_err", f"best_{_hw_of_table(per_run)}", "evals_to_95pct_hv", "wall_s",
-            "suggest_s"] + [c for c in REFERENCE_COLUMNS if c in per_run]
+            "suggest_s"] + [c for c in REFERENCE_COLUMNS + ("sim_time_s", "train_time_s") if c in per_run]
     g = per_run.groupby("searcher", sort=False)[cols]
     med, q1, q3 = g.median(), g.quantile(0.25), g.quantile(0.75)
     out = pd.DataFrame(index=med.index)

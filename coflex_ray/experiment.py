@@ -15,6 +15,11 @@
    removes what it created.
 6. :func:`run`: the study (:func:`coflex_ray.study.run_study`); a run that fails is ``[failed]``.
 7. :func:`report`: tables, rank tests and plots of the runs that finished; exit code 1 if any failed.
+
+Multi-fidelity (``--fidelity-ladder``, ``--scheduler``, ``--grace``, ``--reduction-factor``; see
+:mod:`coflex_ray.fidelity`): checked in step 2 like every flag; step 4 starts one layer-cost pool per
+hardware tier, step 5 probes at the cheapest tier, step 6 gives every (searcher, seed) run its own
+scheduler and keeps every rung's row, step 7 counts the top rung only.
 """
 
 from __future__ import annotations
@@ -30,12 +35,16 @@ from typing import Any
 # Light imports only: the heavy ones (torch, ZigZag, Ray) load once the flags are known to be good.
 from .evaluators.nats_sss import NatsDataError
 from .preflight import LOCK_NAME, check_writable, explain_probe, lock_out
+from .schedulers import SCHEDULERS as SCHEDULER_CHOICES  # light: the scheduler classes load Ray on first use
 from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, build_searchers, check_installed, check_searchers
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 DEFAULT_DATASET = {"sss": "ImageNet16-120", "nb201": "cifar10"}  # sss: the Coflex paper's Fig. 4 dataset
 DEFAULTS = {"budget": 30, "n_init": 10, "seeds": [0, 1], "concurrency": 2}
 SMOKE = {"budget": 6, "n_init": 3, "seeds": [0], "probe": 12}
+# multi-fidelity (see coflex_ray.fidelity): schedulers, and what --smoke fills in for a scheduler
+MF_DEFAULTS = {"grace": 1, "reduction_factor": 3.0}
+SMOKE_LADDER, SMOKE_LPF_LIMIT = "zigzag-fixed,zigzag", 2  # LOMA at lpf 2: ~6-25 s per network, not ~1 min
 
 
 class UsageError(ValueError):
@@ -54,6 +63,8 @@ class Plan:
     reference: Any  # coflex_ray.reference_fronts.ReferenceFront | None
     bounds: dict | None  # from --bounds (or the resumed study's bounds.json), else fixed later
     built: dict  # (searcher, seed) -> the Tuner's search_alg
+    ladder: Any = None  # coflex_ray.fidelity.Ladder | None (one evaluation per trial)
+    schedulers: dict | None = None  # (searcher, seed) -> a Tune scheduler; {} = FIFO
 
     @property
     def hw(self) -> str:
@@ -84,6 +95,20 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
                        help="hardware objective = measured latency (ms) of the cell on this device instead of "
                             "an accelerator's EDP (no accelerator dimensions); e.g. pixel3, raspi4, eyeriss, "
                             "1080ti_1 (the error message lists all)")
+    p.add_argument("--fidelity-ladder", default=None, metavar="RUNGS",
+                   help="multi-step trials, one report per rung, cheap first: hardware tiers such as "
+                        "zigzag-fixed,zigzag (optionally ,scalesim), or with --nats-sss epochs:E1,...,90 "
+                        "(learning-curve epochs); analysis counts the last rung only")
+    p.add_argument("--scheduler", default="none", metavar="NAME",
+                   help=f"trial scheduler over the ladder: {', '.join(SCHEDULER_CHOICES)} (default none; mo-asha: "
+                        "multi-objective ASHA by Pareto rank; asha: Tune's ASHA on the scalarised objectives)")
+    p.add_argument("--grace", type=int, default=None, metavar="LEVEL",
+                   help=f"first rung at which the scheduler may stop trials (1..L-1; default {MF_DEFAULTS['grace']})")
+    p.add_argument("--reduction-factor", type=float, default=None, metavar="ETA",
+                   help=f"the scheduler keeps about 1/ETA of the trials at each rung (> 1; default "
+                        f"{MF_DEFAULTS['reduction_factor']:g})")
+    p.add_argument("--lpf-limit", type=int, default=None, metavar="N",
+                   help="LOMA loop-permutation limit of the zigzag tier (default 6; with --smoke and a ladder 2)")
     p.add_argument("--bounds", default=None, metavar="FILE",
                    help=f"bounds.json of an earlier study (default: the benchmark's reference front where one "
                         f"exists, else a probe of {PROBE_N} fixed-seed configs)")
@@ -111,6 +136,8 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     args.nats_sss = getattr(args, "nats_sss", None)
     args.device = getattr(args, "device", None)
     args.network_evaluator = getattr(args, "network_evaluator", None)
+    if args.smoke and args.scheduler != "none" and args.fidelity_ladder is None:
+        args.fidelity_ladder = SMOKE_LADDER  # a scheduler needs a ladder; the smoke study brings one
     return args
 
 
@@ -143,6 +170,7 @@ def validate(args: argparse.Namespace) -> None:
             if value is not None:
                 raise UsageError(f"{flag} {value} has no effect with --device {args.device} (no accelerator "
                                  "is simulated); drop one of them")
+    args.ladder = _check_multifidelity(args)
     args.fidelity = args.fidelity or "zigzag-fixed"
     if args.fidelity not in FIDELITIES:
         raise UsageError(f"unknown fidelity {args.fidelity!r}; allowed: {', '.join(FIDELITIES)}")
@@ -157,7 +185,7 @@ def validate(args: argparse.Namespace) -> None:
         from .evaluators.hardware.cache import read_cache_file
 
         try:
-            read_cache_file(args.hw_cache, args.fidelity, DEFAULT_LPF_LIMIT)
+            read_cache_file(args.hw_cache, args.fidelity, args.lpf_limit or DEFAULT_LPF_LIMIT)
         except ValueError as e:
             raise UsageError(f"--hw-cache: {e}") from e
     if args.n_init < 1:
@@ -177,8 +205,60 @@ def validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--seeds {args.seeds} repeats a seed")
 
 
+def _check_multifidelity(args: argparse.Namespace) -> Any:
+    """The ``--fidelity-ladder`` / ``--scheduler`` / ``--grace`` / ``--reduction-factor`` / ``--lpf-limit``
+    checks; returns the ladder (``None`` without one) and fills in the defaults."""
+    from .evaluators.accuracy import sss_source_name
+    from .fidelity import parse_ladder
+
+    if args.scheduler not in SCHEDULER_CHOICES:
+        raise UsageError(f"unknown --scheduler {args.scheduler!r}; allowed: {', '.join(SCHEDULER_CHOICES)}")
+    if args.lpf_limit is not None and args.lpf_limit < 1:
+        raise UsageError(f"--lpf-limit {args.lpf_limit} must be at least 1")
+    ladder = None
+    if args.fidelity_ladder is not None:
+        if args.device is not None:
+            raise UsageError(f"--fidelity-ladder {args.fidelity_ladder} has no effect with --device {args.device} "
+                             "(no accelerator is simulated and the device table has no learning curves); drop one")
+        try:
+            table = (getattr(args, "benchmark", "sss") == "sss"
+                     and sss_source_name(args.dataset, args.nats_sss, args.network_evaluator) == "nats-sss-table")
+        except ValueError as e:  # e.g. --network-evaluator with --nats-sss
+            raise UsageError(str(e)) from e
+        try:
+            ladder = parse_ladder(args.fidelity_ladder, nats_sss=table)
+        except ValueError as e:
+            raise UsageError(str(e)) from e
+        if ladder.kind == "hardware":
+            for flag, value in (("--fidelity", args.fidelity), ("--hw-cache", args.hw_cache)):
+                if value is not None:
+                    raise UsageError(f"{flag} {value} conflicts with the hardware --fidelity-ladder "
+                                     f"{args.fidelity_ladder} (the ladder names the tiers and each tier has its own "
+                                     f"cache); drop {flag}")
+    if args.scheduler != "none" and ladder is None:
+        raise UsageError(f"--scheduler {args.scheduler} needs a --fidelity-ladder (e.g. zigzag-fixed,zigzag): "
+                         "a scheduler stops trials between rungs")
+    for flag, value in (("--grace", args.grace), ("--reduction-factor", args.reduction_factor)):
+        if value is not None and args.scheduler == "none":
+            raise UsageError(f"{flag} {value:g} has no effect without a scheduler; add --scheduler "
+                             f"{' or '.join(SCHEDULER_CHOICES[1:])} or drop {flag}")
+    args.grace = MF_DEFAULTS["grace"] if args.grace is None else args.grace
+    args.reduction_factor = MF_DEFAULTS["reduction_factor"] if args.reduction_factor is None else args.reduction_factor
+    if not args.reduction_factor > 1:
+        raise UsageError(f"--reduction-factor {args.reduction_factor:g} must be greater than 1")
+    if ladder is not None and args.scheduler != "none" and not 1 <= args.grace < ladder.levels:
+        raise UsageError(f"--grace {args.grace} is beyond the {ladder.levels}-rung ladder {ladder.text()}; allowed: "
+                         f"1..{ladder.levels - 1} (a rung below the last, where trials can still be stopped)")
+    if args.lpf_limit is None:
+        from .evaluators.hardware import DEFAULT_LPF_LIMIT
+
+        args.lpf_limit = SMOKE_LPF_LIMIT if (args.smoke and ladder is not None) else DEFAULT_LPF_LIMIT
+    return ladder
+
+
 def prepare(benchmark: str, args: argparse.Namespace) -> Plan:
     """Step 2: validate, build the evaluator, spec, space, reference front and every searcher (no Ray)."""
+    args.benchmark = benchmark
     validate(args)
     from .analysis import load_bounds
     from .evaluators.accuracy import make_accuracy_evaluator
@@ -190,14 +270,25 @@ def prepare(benchmark: str, args: argparse.Namespace) -> Plan:
                                         network_evaluator=args.network_evaluator)
     if not args.bounds and args.resume and (Path(args.out) / "bounds.json").is_file():
         args.bounds = str(Path(args.out) / "bounds.json")  # the interrupted study's own bounds
-    spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=args.fidelity, device=args.device,
+    ladder = args.ladder
+    # a hardware ladder: the spec's fidelity is its cheapest tier (the bounds probe runs there); the
+    # trials climb the ladder
+    first = ladder.rungs[0] if ladder is not None and ladder.kind == "hardware" else args.fidelity
+    spec = EvalSpec(benchmark, args.dataset, args.nats_sss, fidelity=first, device=args.device,
                     timeout_s=args.trial_timeout or None, network_evaluator=args.network_evaluator)
     bounds = load_bounds(args.bounds, spec.hw_metric) if args.bounds else None
-    reference = reference_front_for(benchmark, args.dataset, args.fidelity, args.device, evaluator.source.name)
+    final_tier = ladder.top_tier if ladder is not None and ladder.kind == "hardware" else args.fidelity
+    reference = reference_front_for(benchmark, args.dataset, final_tier, args.device, evaluator.source.name)
     net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
     space = net_space if args.device else joint(net_space, ACCEL_SPACE)
     built = build_searchers(args.searchers, space, args.seeds, args.n_init, args.concurrency, spec.hw_metric)
-    return Plan(benchmark, args, evaluator, spec, space, reference, bounds, built)
+    schedulers = {}
+    if ladder is not None:
+        from .study import build_schedulers
+
+        schedulers = build_schedulers(args.scheduler, list(built), ladder, spec.hw_metric, args.grace,
+                                      args.reduction_factor)
+    return Plan(benchmark, args, evaluator, spec, space, reference, bounds, built, ladder, schedulers)
 
 
 def claim_out(out: Path) -> Path | None:
@@ -217,7 +308,11 @@ def start_services(plan: Plan) -> Any:
 
     args = plan.args
     init_ray(args.address, num_cpus=None if args.address else args.concurrency * args.parallel_runs)
-    return None if args.device else HardwarePool(args.fidelity, path=args.hw_cache)
+    if args.device:
+        return None
+    if plan.ladder is not None and plan.ladder.kind == "hardware":  # one pool (cache) per tier
+        return {tier: HardwarePool(tier, lpf_limit=args.lpf_limit) for tier in plan.ladder.rungs}
+    return HardwarePool(args.fidelity, lpf_limit=args.lpf_limit, path=args.hw_cache)
 
 
 def fix_bounds(plan: Plan, pool: Any, out: Path) -> tuple[dict, str]:
@@ -235,8 +330,9 @@ def fix_bounds(plan: Plan, pool: Any, out: Path) -> tuple[dict, str]:
     else:
         start, rows = time.time(), []
         n_probe = SMOKE["probe"] if args.smoke else PROBE_N
+        probe_pool = pool[plan.spec.fidelity] if isinstance(pool, dict) else pool  # a ladder: its cheapest tier
         try:
-            bounds = probe_bounds(lambda c: rows.append(evaluate_config(c, plan.spec, pool)) or rows[-1],
+            bounds = probe_bounds(lambda c: rows.append(evaluate_config(c, plan.spec, probe_pool)) or rows[-1],
                                   plan.space, n_probe, hw)
         except ValueError:
             raise ValueError(explain_probe(rows, plan.spec.timeout_s)) from None
@@ -244,7 +340,7 @@ def fix_bounds(plan: Plan, pool: Any, out: Path) -> tuple[dict, str]:
     print(f"objective bounds ({source}): err {bounds['err']}, log10 {hw} {bounds['log10_' + hw]}")
     if args.bounds != str(out / "bounds.json"):
         save_bounds(out / "bounds.json", bounds, source)  # now, so a resumed study reuses them
-    set_study_bounds(plan.built, bounds)  # HyperOpt's scalarisation uses the same bounds
+    set_study_bounds(plan.built, bounds, plan.schedulers)  # HyperOpt's (and scalarised ASHA's) scalarisation
     return bounds, source
 
 
@@ -253,17 +349,24 @@ def run(plan: Plan, pool: Any, out: Path) -> tuple[Any, list[str]]:
     from .study import run_study
     from .trial import cosearch_trial
 
-    trainable = partial(cosearch_trial, spec=plan.spec, hardware=pool)
+    mf = {} if plan.ladder is None else {"ladder": plan.ladder}  # no ladder: the trainable exactly as before
+    trainable = partial(cosearch_trial, spec=plan.spec, hardware=pool, **mf)
     start = time.time()
     results, failed = run_study(trainable, plan.space, plan.built, plan.args.budget, out, resume=plan.args.resume,
-                                parallel_runs=plan.args.parallel_runs)
+                                parallel_runs=plan.args.parallel_runs, schedulers=plan.schedulers,
+                                all_rows=plan.ladder is not None)
     cache = ""
-    if pool is not None:
+    if isinstance(pool, dict):
+        cache = "; layer-cost caches: " + ", ".join(
+            f"{tier} {st['entries']} entries, {st['hits']} hits, {st['misses']} simulations"
+            for tier, st in ((tier, p.stats()) for tier, p in pool.items()))
+    elif pool is not None:
         if plan.args.hw_cache:
             pool.save()
         st = pool.stats()
         cache = f"; layer-cost cache: {st['entries']} entries, {st['hits']} hits, {st['misses']} simulations"
-    print(f"\n{len(results)} trials in {time.time() - start:.0f}s{cache}")
+    n = results["trial_id"].nunique() if plan.ladder is not None else len(results)
+    print(f"\n{n} trials in {time.time() - start:.0f}s{cache}")
     bad = results[~results["feasible"].astype(bool)]
     if len(bad):
         print(f"infeasible or failed: {len(bad)}; reasons: " + "; ".join(bad["error"].str.slice(0, 100).unique()[:3]))
@@ -299,7 +402,14 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
         return 2
     print(f"network evaluator: {plan.evaluator.description}")
     print("hardware evaluator: " + (f"measured latency (ms) on {args.device} (HELP / HW-NAS-Bench table)"
-                                    if args.device else f"{args.fidelity} (EDP in uJ*ms at 1 GHz)"))
+                                    if args.device else f"{args.fidelity} (EDP in uJ*ms at 1 GHz)"
+                                    if plan.ladder is None or plan.ladder.kind == "epochs"
+                                    else f"tiers {plan.ladder.text()} (EDP in uJ*ms at 1 GHz)"))
+    if plan.ladder is not None:
+        print(f"multi-fidelity: ladder {plan.ladder.text()} (final rung {plan.ladder.label(plan.ladder.levels)}), "
+              f"scheduler {args.scheduler}" + (f" (grace {args.grace}, reduction factor {args.reduction_factor:g})"
+                                               if args.scheduler != "none" else "")
+              + (f", LOMA lpf_limit {args.lpf_limit}" if "zigzag" in plan.ladder.rungs else ""))
     print(f"study: {', '.join(args.searchers)} x seeds {args.seeds}, budget {args.budget}, n_init {args.n_init}, "
           f"concurrency {args.concurrency}" + (f", {args.parallel_runs} runs at once" if args.parallel_runs > 1 else ""))
     pool = start_services(plan)

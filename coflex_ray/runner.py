@@ -71,8 +71,14 @@ class _Progress:
 def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budget: int, *,
               storage_path: str | Path, name: str, label: str, metric: str = "err",
               cpus_per_trial: float = 1.0, quiet: bool = False, progress_every: int = 1,
-              resume: bool = False, sink: Callable[[str], None] | None = None) -> pd.DataFrame:
+              resume: bool = False, sink: Callable[[str], None] | None = None, scheduler: Any = None,
+              all_rows: bool = False, time_budget_s: float | None = None) -> pd.DataFrame:
     """Run ``budget`` trials of ``trainable`` with ``search_alg`` and return ``get_dataframe()``.
+
+    ``scheduler``: a Tune ``TrialScheduler`` (default FIFO).  ``all_rows``: return every reported
+    row of every trial (:func:`all_rows_frame`; multi-step trials report once per rung), not only
+    each trial's last one.  ``time_budget_s``: stop the run after that many seconds (Tune's
+    ``time_budget_s``; ``budget`` is then an upper bound).
 
     ``resume``: if ``storage_path/name`` holds an earlier, interrupted run of the same experiment,
     continue it with ``Tuner.restore`` (completed trials kept, the searcher's saved state restored,
@@ -90,16 +96,44 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
     path = Path(storage_path).resolve() / name
     if resume and tune.Tuner.can_restore(str(path)):
         (sink or print)(f"[{label}] resuming the interrupted run in {path}")
-        return _rerun_errored(_restore(path, trainable, param_space).fit(), path, trainable, param_space,
-                              label, sink).get_dataframe()
+        grid = _rerun_errored(_restore(path, trainable, param_space).fit(), path, trainable, param_space,
+                              label, sink)
+        return all_rows_frame(grid) if all_rows else grid.get_dataframe()
     tuner = tune.Tuner(
         trainable,
         param_space=param_space,
-        tune_config=tune.TuneConfig(search_alg=search_alg, num_samples=budget, reuse_actors=True),
+        tune_config=tune.TuneConfig(search_alg=search_alg, num_samples=budget, reuse_actors=True,
+                                    scheduler=scheduler, time_budget_s=time_budget_s),
         run_config=tune.RunConfig(storage_path=str(Path(storage_path).resolve()), name=name, verbose=0,
                                   callbacks=callbacks, failure_config=tune.FailureConfig(max_failures=MAX_FAILURES)),
     )
-    return _rerun_errored(tuner.fit(), path, trainable, param_space, label, sink).get_dataframe()
+    grid = _rerun_errored(tuner.fit(), path, trainable, param_space, label, sink)
+    return all_rows_frame(grid) if all_rows else grid.get_dataframe()
+
+
+def all_rows_frame(grid: Any) -> pd.DataFrame:
+    """Every reported row of every trial of a ``ResultGrid``, with ``config/*`` columns as in
+    ``get_dataframe()``.  A trial Tune re-ran from its start (after a lost worker, or on resume)
+    reports its rungs again: rows are keyed by (trial id, ``fidelity_level``) and the last one of
+    each key is kept, so no rung is counted twice."""
+    from ray.tune.utils.util import flatten_dict
+
+    frames = []
+    for i in range(len(grid)):  # ResultGrid has __len__/__getitem__ but no __iter__ (Ray 2.60)
+        r = grid[i]
+        df = r.metrics_dataframe
+        if df is None or df.empty:
+            df = pd.DataFrame([r.metrics or {}])
+        df = df.copy()
+        for k, v in flatten_dict(dict(r.config or {}), delimiter="/").items():
+            df[f"config/{k}"] = [v] * len(df)
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    if {"trial_id", "fidelity_level"} <= set(out.columns):
+        out = out.drop_duplicates(["trial_id", "fidelity_level"], keep="last").reset_index(drop=True)
+    return out
 
 
 def _restore(path: Path, trainable: Any, param_space: dict[str, Any]) -> Any:

@@ -142,14 +142,16 @@ def build_searchers(names: list[str], space: Space, seeds: list[int], n_init: in
 
 
 def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, budget: int, out: Path,
-             resume: bool, sink: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
-    """One (searcher, seed) Tuner run: (Ray's result table, our searcher's ``suggest_s``/``n_fallbacks``)."""
+             resume: bool, sink: Callable[[str], None] | None = None, scheduler: Any = None,
+             all_rows: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
+    """One (searcher, seed) Tuner run: (Ray's result table, our searcher's ``suggest_s``/``n_fallbacks``);
+    with ``all_rows`` the table has every reported row (one per rung of a multi-step trial)."""
     from .runner import run_tuner
 
     start = time.time()
     df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
                    name=f"{name}_seed{seed}", label=f"{name}/seed{seed}", progress_every=max(10, budget // 4),
-                   resume=resume, sink=sink)
+                   resume=resume, sink=sink, scheduler=scheduler, all_rows=all_rows)
     if df.empty or "err" not in df:
         raise RuntimeError(f"the run returned no results ({len(df)} rows)")
     inner = getattr(alg, "searcher", alg)  # ConcurrencyLimiter -> the searcher it wraps
@@ -165,8 +167,13 @@ def _finish(df: pd.DataFrame, stats: dict[str, float], name: str, seed: int, out
     df["completed_at"] = (df["timestamp"] - min(stats["start"], df["timestamp"].min()) if "timestamp" in df
                           else range(len(df)))
     df.to_parquet(out / "runs" / f"{name}_seed{seed}.parquet", index=False)
-    feas = int(df["feasible"].sum()) if "feasible" in df else 0
-    print(f"[done] {name:<13} seed {seed}: {len(df)} trials ({feas} feasible) in {stats['wall_s']:.0f}s"
+    if "fidelity_level" in df:  # multi-step trials: one row per rung; count trials and final rows
+        final = df[df["fidelity_level"] == df["fidelity_max_level"]]
+        feas = int(final["feasible"].sum())
+        what = f"{df['trial_id'].nunique()} trials, {len(df)} rung results, {len(final)} at the top rung"
+    else:
+        feas, what = (int(df["feasible"].sum()) if "feasible" in df else 0), f"{len(df)} trials"
+    print(f"[done] {name:<13} seed {seed}: {what} ({feas} feasible) in {stats['wall_s']:.0f}s"
           + (f", suggest {stats['suggest_s']:.1f}s" if stats["suggest_s"] == stats["suggest_s"] else "")
           + (f", {stats['n_fallbacks']} random fallback batches" if stats["n_fallbacks"] else ""), flush=True)
     return df
@@ -178,19 +185,41 @@ def _failed(name: str, seed: int, e: BaseException) -> str:
     return line
 
 
-def set_study_bounds(built: dict[tuple[str, int], Any], bounds: dict) -> None:
+def set_study_bounds(built: dict[tuple[str, int], Any], bounds: dict,
+                     schedulers: dict[tuple[str, int], Any] | None = None) -> None:
     """Hand the study's fixed objective bounds to every searcher that scalarises with them (HyperOpt's
-    :class:`.searchers.scalarize.ScalarizedSearch`); called once the bounds are known, before any run."""
+    :class:`.searchers.scalarize.ScalarizedSearch`) and every scheduler that does (one with a
+    ``set_bounds``, e.g. the scalarised ASHA); called once the bounds are known, before any run."""
     from .searchers.scalarize import FiniteObjectivesSearch, ScalarizedSearch
 
     for alg in built.values():
         inner = getattr(alg, "searcher", None)  # ConcurrencyLimiter -> the wrapper
         if isinstance(inner, ScalarizedSearch) and not isinstance(inner, FiniteObjectivesSearch):
             inner.set_bounds(bounds)
+    for sched in (schedulers or {}).values():
+        if hasattr(sched, "set_bounds"):
+            sched.set_bounds(bounds)
+
+
+def build_schedulers(name: str, keys: Any, ladder: Any, hw: str, grace: int, reduction_factor: float
+                     ) -> dict[tuple[str, int], Any]:
+    """One Tune scheduler per (searcher, seed) run (a scheduler holds its run's rung state), or ``{}``
+    for ``name == "none"``.  ``time_attr`` is the trials' ``fidelity_level``, ``max_t`` the ladder's
+    length, the metrics the study's objectives (``err`` and ``hw``, the latter in log space)."""
+    if name == "none":
+        return {}
+    from .schedulers import make_scheduler  # built by the scheduler branch (issue 18)
+
+    return {key: make_scheduler(name, ["err", hw], ["min", "min"], time_attr="fidelity_level",
+                                max_t=ladder.levels, grace_period=grace, reduction_factor=reduction_factor,
+                                log_metrics=(hw,))
+            for key in keys}
 
 
 def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], Any], budget: int,
-              out: Path, resume: bool = False, parallel_runs: int = 1) -> tuple[pd.DataFrame, list[str]]:
+              out: Path, resume: bool = False, parallel_runs: int = 1,
+              schedulers: dict[tuple[str, int], Any] | None = None,
+              all_rows: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Run every (searcher, seed) of ``built`` (see :func:`build_searchers`), print one line per run.
 
     Returns the concatenated table of the runs that finished and the ``[failed]`` lines of those that
@@ -206,18 +235,25 @@ def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], An
     go anywhere in the cluster), so a study of many (searcher, seed) runs fills a cluster.  Tune's
     driver is not thread-safe (measured: two ``Tuner.fit()`` in threads of one process break its
     registry), hence tasks.  Progress lines travel back through a Ray queue.
+
+    ``schedulers``: a Tune scheduler per (searcher, seed) (:func:`build_schedulers`; default FIFO).
+    ``all_rows``: keep every reported row (multi-step trials: one per rung, each with its
+    ``fidelity_level``), not only each trial's last.
     """
+    schedulers = schedulers or {}
     (out / "runs").mkdir(parents=True, exist_ok=True)
     frames, failed = [], []
     if parallel_runs <= 1:
         for (name, seed), alg in built.items():
             try:
-                frames.append(_finish(*_execute(trainable, space, alg, name, seed, budget, out, resume),
+                frames.append(_finish(*_execute(trainable, space, alg, name, seed, budget, out, resume,
+                                                scheduler=schedulers.get((name, seed)), all_rows=all_rows),
                                       name, seed, out))
             except Exception as e:  # one broken run must not cost the others: report it and go on
                 failed.append(_failed(name, seed, e))
     else:
-        frames, failed = _run_parallel(trainable, space, built, budget, out, resume, parallel_runs)
+        frames, failed = _run_parallel(trainable, space, built, budget, out, resume, parallel_runs, schedulers,
+                                       all_rows)
     if not frames:
         raise RuntimeError("every (searcher, seed) run failed; see the [failed] lines above")
     import pandas as pd
@@ -228,7 +264,8 @@ def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], An
 
 
 def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int], Any], budget: int,
-                  out: Path, resume: bool, k: int) -> tuple[list[pd.DataFrame], list[str]]:
+                  out: Path, resume: bool, k: int, schedulers: dict | None = None,
+                  all_rows: bool = False) -> tuple[list[pd.DataFrame], list[str]]:
     import ray
     from ray.util.queue import Empty, Queue
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -248,7 +285,8 @@ def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int]
     while todo or running:
         while todo and len(running) < k:
             (name, seed), alg = todo.pop(0)
-            running[remote.remote(trainable, space, alg, name, seed, budget, out, resume, queue.put)] = (name, seed)
+            running[remote.remote(trainable, space, alg, name, seed, budget, out, resume, queue.put,
+                                  (schedulers or {}).get((name, seed)), all_rows)] = (name, seed)
         done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
         drain()
         for ref in done:
@@ -290,7 +328,8 @@ def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: 
     import json
     import platform
 
-    from .analysis import format_rank_tests, format_summary, hw_metric, per_run_table, rank_tests, summary_table
+    from .analysis import (final_rows, fidelity_table, format_rank_tests, format_summary, hw_metric, per_run_table,
+                           rank_tests, summary_table)
     from .plots import plot_all
 
     results.to_parquet(out / "results.parquet", index=False)
@@ -307,14 +346,21 @@ def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: 
     (out / "run_info.json").write_text(json.dumps({**meta, "reference_front": ref_text,
                                                    "python": platform.python_version(),
                                                    "versions": _versions()}, indent=2, default=str))
-    figs = plot_all(results, bounds, out, err_label)
+    figs = plot_all(final_rows(results), bounds, out, err_label)  # multi-fidelity: the top rung only
+    fid = fidelity_table(results) if "fidelity_level" in results else None
+    if fid is not None:
+        fid.to_csv(out / "fidelity.csv", index=False)
     print(f"\nsummary: median [IQR] over seeds; HV of (err, log10 {hw_metric(bounds)}) normalised by {bounds_source}, "
           f"reference point 1.1; IGD/IGD+ against the union front of all methods; {ref_text}")
     print(format_summary(summary))
     if tests is not None:
         print("\n" + format_rank_tests(tests))
+    if fid is not None:
+        print("\nmulti-fidelity: HV, IGD+ and fronts above count the top rung only; evaluations per rung and "
+              "time used per run (sim_time_s: every rung's evaluation time; train_time_s: simulated training):")
+        print(fid.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(f"\nwritten to {out}: results.parquet/csv, per_run.csv, summary.csv, "
-          + ("rank_tests.csv, " if tests is not None else "") + "bounds.json, run_info.json, "
+          + ("fidelity.csv, " if fid is not None else "") + ("rank_tests.csv, " if tests is not None else "") + "bounds.json, run_info.json, "
           + ", ".join(p.name for p in figs))
     return summary
 

@@ -21,6 +21,21 @@ leaves no work behind; it ends as failed with ``TimeoutError: evaluation exceede
 timeout ...``.  The network side (a table lookup or the proxy score, seconds at most) runs in the
 trial itself and counts against the same limit.
 
+**Multi-step trials** (:func:`ladder_rows`, a :class:`coflex_ray.fidelity.Ladder`): the trial reports
+the same objectives once per rung, cheapest first, each row with ``fidelity`` (the tier name, or
+``epoch<E>`` for an epoch rung), ``fidelity_level`` (1..L, the schedulers' ``time_attr``) and
+``fidelity_max_level`` (L: a row with ``fidelity_level == fidelity_max_level`` is final), plus
+``epoch`` (the training epoch of an epoch rung, NaN on a hardware ladder) and, for epoch rungs,
+``train_time_s`` (the simulated training time of those epochs, from the official record) and
+``hw_fidelity`` (the simulator tier, the same at every epoch rung).  A scheduler may stop the trial
+after any row.  A rung that fails (infeasible, timed out, evaluator error) is reported and ends the
+trial: a higher rung would not make it usable.  Reuse between rungs: the network side (layer
+list, params, FLOPs) is built once per process and arch; layer costs are cached per tier in the
+shared :class:`coflex_ray.service.HardwarePool` (one pool per tier), so an epoch ladder simulates
+its hardware once (the later rungs are cache hits) and a promoted or re-run trial reads every layer
+already costed at a tier from that tier's cache.  Without a ladder a trial is exactly one
+evaluation and one report, with the columns above absent.
+
 A trial reports raw metrics only; what Ray Tune's built-in searchers need (finite objectives, one
 scalarisation) is derived from them by the wrappers in :mod:`coflex_ray.searchers.scalarize`.
 """
@@ -30,9 +45,9 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, Iterator
 
 from .evaluators.accuracy import AccuracyEvaluator, make_accuracy_evaluator
 from .evaluators.device import check_device, device_latency_ms
@@ -88,8 +103,12 @@ def local_cache(fidelity: str) -> LayerCostCache:
     return LayerCostCache(fidelity)
 
 
-def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardware: Any = None) -> dict[str, Any]:
+def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardware: Any = None,
+                    epoch: int | None = None) -> dict[str, Any]:
     """All metrics of one joint config (no Tune involved); failures become ``feasible=False`` rows.
+
+    ``epoch``: the network's error after that many training epochs (official SSS learning curves;
+    adds ``epoch`` and ``train_time_s``); ``None``: the final error.
 
     Failures caught here, each with its reason in ``error``: an evaluator that raises, one that
     takes longer than ``spec.timeout_s`` (its simulation is killed at the limit), a non-finite error
@@ -103,9 +122,11 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
         out.update({"latency_ms": math.inf, "device": spec.device})
     else:
         out.update({"energy_pJ": math.nan, "latency_cycles": math.nan, "edp": math.inf, "fidelity": spec.fidelity})
+    if epoch is not None:
+        out.update({"epoch": int(epoch), "train_time_s": math.nan})
     try:
         deadline = None if spec.timeout_s is None else time.monotonic() + spec.timeout_s
-        parts, hw = _evaluate(config, spec, hardware, deadline)
+        parts, hw = _evaluate(config, spec, hardware, deadline, epoch)
         out.update(parts)
         if not math.isfinite(out["err"]):
             out["error"] = f"non-finite err {out['err']!r}"
@@ -125,12 +146,12 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
 
 
 def _evaluate(config: dict[str, Any], spec: EvalSpec, hardware: Any,
-              deadline: float | None) -> tuple[dict[str, Any], dict[str, Any]]:
+              deadline: float | None, epoch: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(network + hardware metrics, hardware verdict) of one config; raises on evaluator errors and,
     past ``deadline`` (a ``time.monotonic()`` value), ``TimeoutError``."""
     acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split,
                                    spec.network_evaluator)
-    parts = dict(acc_eval(config))
+    parts = dict(acc_eval(config) if epoch is None else acc_eval(config, epoch))
     if spec.device:
         parts["latency_ms"] = device_latency_ms(parts["arch_index"], spec.device)
         return parts, {"hw_feasible": True, "hw_reason": ""}
@@ -145,11 +166,40 @@ def _evaluate(config: dict[str, Any], spec: EvalSpec, hardware: Any,
     return parts, hw
 
 
-def cosearch_trial(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardware: Any = None) -> None:
-    """Tune function trainable: one evaluation, one ``tune.report``."""
+def ladder_rows(config: dict[str, Any], spec: EvalSpec, ladder: Any, hardware: Any = None) -> Iterator[dict[str, Any]]:
+    """The rows of a multi-step trial, one per rung, cheapest first (see the module docstring); stops
+    after a failed rung.
+
+    ``hardware``: for a hardware ladder a mapping ``tier -> pool`` (or ``None``: this process's
+    caches); for an epoch ladder the one pool of ``spec.fidelity`` (or ``None``)."""
+    top = ladder.levels
+    for level in range(1, top + 1):
+        if ladder.kind == "hardware":
+            tier = ladder.rungs[level - 1]
+            row = evaluate_config(config, replace(spec, fidelity=tier), None if hardware is None else hardware[tier])
+            row["epoch"] = math.nan
+        else:
+            row = evaluate_config(config, spec, hardware, epoch=ladder.rungs[level - 1])
+            row["hw_fidelity"] = spec.fidelity
+        row.update(fidelity=ladder.label(level), fidelity_level=level, fidelity_max_level=top)
+        yield row
+        if not row["feasible"]:
+            return
+
+
+def cosearch_trial(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardware: Any = None,
+                   ladder: Any = None) -> None:
+    """Tune function trainable: one evaluation and one ``tune.report``; with a ``ladder``
+    (:class:`coflex_ray.fidelity.Ladder`), one report per rung (:func:`ladder_rows`)."""
     import ray
     from ray import tune
 
-    out = evaluate_config(config, spec, hardware)
-    out["node_id"] = ray.get_runtime_context().get_node_id()
-    tune.report(out)
+    node = ray.get_runtime_context().get_node_id()
+    if ladder is None:
+        out = evaluate_config(config, spec, hardware)
+        out["node_id"] = node
+        tune.report(out)
+        return
+    for row in ladder_rows(config, spec, ladder, hardware):
+        row["node_id"] = node
+        tune.report(row)

@@ -17,6 +17,7 @@ BENCHES = {
     "surrogate": "coflex_ray.bench.surrogate",
     "best-known": "coflex_ray.bench.best_known",
     "sparse-gp": "coflex_ray.bench.sparse_gp",
+    "multifidelity": "coflex_ray.bench.multifidelity",
 }
 
 

@@ -107,6 +107,12 @@ class NatsSSSTable(AccuracySource):
     def error(self, arch: Mapping[str, Any]) -> dict[str, float]:
         return {"err": 100.0 - self.table.accuracy(arch["arch_index"], self.dataset, self.hp, self.split)}
 
+    def error_at(self, arch: Mapping[str, Any], epoch: int) -> dict[str, float]:
+        """The error after ``epoch`` training epochs, from the official learning curve, and the
+        simulated training time those epochs took (``train_time_s``, from the record)."""
+        point = self.table.at_epoch(arch["arch_index"], epoch, self.dataset, self.hp, self.split)
+        return {"err": 100.0 - point["accuracy"], "train_time_s": point["train_time_s"]}
+
 
 @register
 class SSSSurrogateSource(AccuracySource):
@@ -180,7 +186,9 @@ class AccuracyEvaluator:
     def space(self):
         return SSS_SPACE if self.benchmark == "sss" else NB201_SPACE
 
-    def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
+    def __call__(self, config: Mapping[str, Any], epoch: int | None = None) -> dict[str, Any]:
+        """``epoch``: the error after that many training epochs (learning-curve sources only, i.e. the
+        official SSS table; adds ``epoch`` and ``train_time_s``); ``None``: the source's final error."""
         if self.benchmark == "nb201":
             arch = nb201_arch_str(config)
             out: dict[str, Any] = {"arch": arch, "arch_index": nb201_index(arch)}
@@ -189,7 +197,13 @@ class AccuracyEvaluator:
             channels = sss_channels(config)
             out = {"arch": sss_arch_str(config), "arch_index": sss_index(config), "channels": channels}
             out.update(sss_costs(channels, self.dataset))
-        out.update(self.source.error(out))
+        if epoch is None:
+            out.update(self.source.error(out))
+        elif hasattr(self.source, "error_at"):
+            out.update(self.source.error_at(out, epoch), epoch=int(epoch))
+        else:
+            raise ValueError(f"network evaluator {self.source.name!r} has no learning curve; epoch rungs need "
+                             "the official NATS-Bench SSS table (--nats-sss PATH)")
         out.pop("channels", None)
         out["err_kind"] = self.err_kind
         return out

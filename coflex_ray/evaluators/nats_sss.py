@@ -139,6 +139,28 @@ class NatsSSS:
             values.append(float(rec["eval_acc1es"][key]))
         return float(np.mean(values))
 
+    def at_epoch(self, arch: int | str | dict, epoch: int, dataset: str = "cifar10", hp: str = "90",
+                 split: str = "test") -> dict[str, float]:
+        """The learning curve after ``epoch`` training epochs (1-based; the record's ``<split>@<epoch-1>``):
+        top-1 accuracy (%) and the simulated training time (s, the record's ``train_times`` summed over
+        those epochs), each averaged over the available seeds.  ``epoch`` = the schedule's length gives
+        exactly :meth:`accuracy`."""
+        _check_dataset(dataset)
+        if split not in SPLITS:
+            raise ValueError(f"split={split!r} is not allowed; allowed: {list(SPLITS)}")
+        source, metric = _split_source(dataset, split)
+        accs, times = [], []
+        for s in self.seeds(arch, source, hp):
+            rec = self.record(arch, source, hp, s)
+            if not 1 <= int(epoch) <= int(rec["epochs"]):
+                raise ValueError(f"epoch={epoch!r} is outside the {rec['epochs']}-epoch schedule of hp {hp}")
+            key = f"{metric}@{int(epoch) - 1}"
+            if key not in rec["eval_acc1es"]:
+                raise ValueError(f"split={split!r} does not exist for {source}; it has {rec['eval_names']}")
+            accs.append(float(rec["eval_acc1es"][key]))
+            times.append(float(sum(rec["train_times"][e] for e in range(int(epoch)))))
+        return {"accuracy": float(np.mean(accs)), "train_time_s": float(np.mean(times))}
+
     def cost(self, arch: int | str | dict, dataset: str = "cifar10", hp: str = "90") -> dict[str, float]:
         """Official params (M), FLOPs (M) and measured GPU latency (s) of an architecture."""
         seed = self.seeds(arch, dataset, hp)[0]

@@ -15,7 +15,21 @@ It does what Tune's searcher contract needs and no optimiser cares about:
   ``ResultGrid`` or a results dataframe of an earlier run).
 * **Checkpoints**: ``save``/``restore`` pickle the whole state (core included); the searcher itself
   pickles, and a restored searcher continues identically.
-* **Pareto set out**: :meth:`pareto_front`.
+* **Pareto set out**: :meth:`pareto_front` (final-fidelity results only).
+* **Fidelity** (multi-step trials, see :mod:`coflex_ray.fidelity`): a trial that reports once per
+  rung carries ``fidelity_level`` (1..L) and ``fidelity_max_level`` (L) in every row.  The core is
+  told one result per trial, the **last row the trial reported** (Tune hands it to
+  ``on_trial_complete``, also for a trial a scheduler stopped), i.e. the highest fidelity it
+  reached; intermediate rows (``on_trial_result``) are not used, since the same trial's later row
+  supersedes them.  Why the last row, not "top rung or failed": a stopped trial is information (the
+  scheduler judged it dominated at its rung), and a failed point would be dropped from the models
+  altogether; on the shipped ladders the lower rungs are biased, not random (zigzag-fixed vs LOMA:
+  same latency ranks, median 1.11x the energy; an early epoch's error lies above the final one), so
+  the value reads as "about this good, likely a little better".  A low-fidelity result is never
+  taken for a final one: it is kept apart in :attr:`AskTellSearcher.low_fidelity` (config, metrics,
+  objectives, level), out of :attr:`AskTellSearcher.evaluated` and out of :meth:`pareto_front`, and
+  its point is never proposed again (re-running a stopped config would spend budget on a known
+  answer).  Rows without ``fidelity_level`` are final, as before.
 """
 
 from __future__ import annotations
@@ -32,7 +46,7 @@ from ray.tune.search import Searcher
 from ..spaces import Space
 from .candidates import to_index
 from .core import Core
-from .failures import failure_reason
+from .failures import failure_reason, fidelity_below_top
 from .normalise import Objectives, as_list
 from .pareto import nondominated
 from .tune_space import ALLOWED, from_param_space, snap
@@ -78,6 +92,8 @@ class AskTellSearcher(Searcher):
         self.pending: dict[str, np.ndarray] = {}  # trial id -> cube point
         self.failed: list[tuple[dict, str]] = []  # (config, reason)
         self.evaluated: list[tuple[dict, dict[str, float], np.ndarray]] = []  # good: config, metrics, objectives
+        # good results of trials that stopped below the top rung: config, metrics, objectives, level
+        self.low_fidelity: list[tuple[dict, dict[str, float], np.ndarray, int]] = []
         self._warm: list[tuple[Any, Any, bool]] = []  # warm-start points waiting for the space/metric
         self.suggest_time_s = 0.0
         self._setup()
@@ -156,7 +172,8 @@ class AskTellSearcher(Searcher):
         return self._config(points[0])
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        """Intermediate results are not used (the searchers model final results)."""
+        """Intermediate results (a multi-step trial's lower rungs) are not used: the trial's last row,
+        given to :meth:`on_trial_complete`, supersedes them (see the module docstring)."""
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         x = self.pending.pop(trial_id, None)
@@ -174,8 +191,13 @@ class AskTellSearcher(Searcher):
             self.core.tell(x, failed=True)
             return
         y = objectives.vector(result)
-        self.core.tell(x, y)
-        self.evaluated.append((config, {m: float(result[m]) for m in objectives.metrics}, y))
+        self.core.tell(x, y)  # the highest fidelity the trial reached (see the module docstring)
+        metrics = {m: float(result[m]) for m in objectives.metrics}
+        level = fidelity_below_top(result)
+        if level is not None:
+            self.low_fidelity.append((config, metrics, y, level))
+        else:
+            self.evaluated.append((config, metrics, y))
 
     def _config(self, x: np.ndarray) -> dict:
         from ray.tune.utils.util import unflatten_dict
@@ -230,6 +252,9 @@ class AskTellSearcher(Searcher):
         src = trials_or_analysis
         if isinstance(src, pd.DataFrame):
             from ray.tune.utils.util import unflatten_dict
+
+            if {"fidelity_level", "trial_id"} <= set(src.columns):  # one row per rung: each trial's last
+                src = src.sort_values("fidelity_level", kind="stable").groupby("trial_id", sort=False).tail(1)
 
             cols = [c for c in src.columns if c.startswith("config/")]
             for _, row in src.iterrows():

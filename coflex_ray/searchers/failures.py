@@ -3,6 +3,9 @@
 A trial fails when Tune reports an error, when it reports nothing, when its ``infeasible_key``
 column is false, or when an objective is missing, not a number, NaN or infinite (or not positive
 for a log-modelled metric).  A failed point is never proposed again and never modelled.
+
+A result of a multi-step trial below its ladder's top rung (:func:`fidelity_below_top`) is not a
+failure: it is a low-fidelity result (see :mod:`.adapter` for how the searchers use it).
 """
 
 from __future__ import annotations
@@ -41,3 +44,12 @@ def penalty(good: np.ndarray, n_obj: int) -> np.ndarray:
         return np.full(n_obj, 1e6)
     Y = np.asarray(good, dtype=float)
     return Y.max(axis=0) + (Y.max(axis=0) - Y.min(axis=0)) + 1.0
+
+
+def fidelity_below_top(result: Mapping[str, Any] | None) -> int | None:
+    """The ``fidelity_level`` of a result below its ladder's top rung, or ``None`` for a final result
+    (top rung, or no ladder at all)."""
+    if not result or result.get("fidelity_level") is None or result.get("fidelity_max_level") is None:
+        return None
+    level, top = int(result["fidelity_level"]), int(result["fidelity_max_level"])
+    return level if level < top else None

@@ -1,6 +1,6 @@
-"""Pareto helpers shared by the searchers and the post-hoc analysis (all objectives minimised).
+"""Pareto helpers shared by the searchers, the schedulers and the post-hoc analysis (all objectives minimised).
 
-Non-dominance and exact hypervolume come from moocore.  :func:`pareto_results` picks the
+Non-dominance, non-dominated sorting and exact hypervolume come from moocore.  :func:`pareto_results` picks the
 non-dominated trials out of a Ray Tune ``ResultGrid`` (or its dataframe), since Tune's
 ``get_best_result`` ranks by one metric only.
 """
@@ -20,6 +20,17 @@ def nondominated(Y: np.ndarray) -> np.ndarray:
     if len(Y) == 0:
         return np.zeros(0, dtype=bool)
     return np.asarray(moocore.is_nondominated(Y, maximise=False, keep_weakly=False))
+
+
+def pareto_ranks(Y: np.ndarray) -> np.ndarray:
+    """Non-dominated sorting (minimisation): the front index of each row of ``Y``, 0 for the non-dominated
+    ones; equal rows share a front.  Rows must be finite."""
+    import moocore
+
+    Y = np.asarray(Y, dtype=float)
+    if len(Y) == 0:
+        return np.zeros(0, dtype=int)
+    return np.asarray(moocore.pareto_rank(Y, maximise=False), dtype=int)
 
 
 def hypervolume(Y: np.ndarray, ref: Sequence[float]) -> float:

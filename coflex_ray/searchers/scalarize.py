@@ -13,6 +13,17 @@ result and hand the wrapped searcher an extended result:
 * :class:`FiniteObjectivesSearch`: one finite, minimised value per objective, under ``obj_<metric>``
   (``obj_log10_<metric>`` for a log objective), each ``penalty`` for a failed result.
 
+**Multi-fidelity** (trials reporting once per rung, with ``fidelity_level`` / ``fidelity_max_level``;
+see :mod:`coflex_ray.fidelity`): Tune calls ``on_trial_complete`` with a trial's last row, also for a
+trial a scheduler stopped, so the wrapped searcher learns each trial once, at the highest fidelity
+it reached.  Tune's searchers take no fidelity flag, so a stopped trial's value is its low-rung
+value (on the shipped ladders a biased, slightly pessimistic estimate: zigzag-fixed costs a median
+1.11x the LOMA energy; an early epoch's error lies above the final one).  That is sane for them:
+each config is told exactly once, never as a failure, and a stopped trial is one the scheduler
+ranked low anyway.  The lower rungs reach the wrapped searcher's ``on_trial_result`` only, which
+``OptunaSearch`` ignores for several objectives and ``HyperOptSearch`` ignores altogether.
+:attr:`ScalarizedSearch.low_fidelity` counts the trials told below the top rung.
+
 ``bounds`` use the analysis' convention: ``{"err": [lo, hi], "log10_edp": [lo, hi]}``, one entry per
 objective, named ``log10_<metric>`` (in log10 units) for a metric in ``log_metrics``.
 """
@@ -26,13 +37,77 @@ from typing import Any, Mapping, Sequence
 from ray.tune.search import Searcher
 from ray.tune.search.util import _set_search_properties_backwards_compatible
 
-from .failures import failure_reason
+from .failures import failure_reason, fidelity_below_top
 from .normalise import Objectives, as_list
 
 logger = logging.getLogger(__name__)
 
 
-class ScalarizedSearch(Searcher):
+class Scalarization:
+    """The scalarisation itself, without a searcher: what :class:`ScalarizedSearch` hands HyperOpt and what
+    :class:`coflex_ray.schedulers.ScalarizedASHAScheduler` hands Tune's ASHA (one formula, one place).
+
+    Args:
+        metric: the raw objectives the trials report.
+        mode: ``"min"`` or ``"max"`` per metric.
+        log_metrics: metrics taken in ``log10`` (positive values only).
+        bounds: ``{objective: [lo, hi]}`` per objective (``log10_<metric>`` for a log metric), so each
+            normalised objective is 0 at its best bound and 1 at its worst; ``None``: not normalised
+            (each objective as reported, in ``log10`` where asked, negated for ``max``).
+        weights: one weight per metric (default equal); the scalar is the weighted mean.
+        penalty: the value of a failed result (larger than any normal value).
+        infeasible_key: a result whose value under this key is false counts as failed.
+    """
+
+    def __init__(self, metric: str | Sequence[str], mode: str | Sequence[str], *, log_metrics: Sequence[str] = (),
+                 bounds: Mapping[str, Sequence[float]] | None = None, weights: Sequence[float] | None = None,
+                 penalty: float = 1e3, infeasible_key: str | None = "feasible") -> None:
+        self.objectives = Objectives(tuple(as_list(metric)), tuple(as_list(mode)), tuple(as_list(log_metrics)),
+                                     log=math.log10)
+        metrics = self.objectives.metrics
+        self.names = tuple(f"log10_{m}" if m in self.objectives.log_metrics else m for m in metrics)
+        self.bounds = _check_bounds(bounds, self.names)
+        w = [1.0] * len(metrics) if weights is None else [float(x) for x in weights]
+        if len(w) != len(metrics) or any(not math.isfinite(x) or x < 0 for x in w) or sum(w) <= 0:
+            raise ValueError(f"weights must be {len(metrics)} non-negative numbers with a positive sum, got {weights}")
+        self.weights = [x / sum(w) for x in w]
+        if not math.isfinite(penalty):
+            raise ValueError(f"penalty={penalty} must be finite")
+        self.penalty, self.infeasible_key = float(penalty), infeasible_key
+
+    def set_bounds(self, bounds: Mapping[str, Sequence[float]] | None) -> None:
+        """Set (or clear) the normalisation bounds, e.g. once a study has fixed them after building its
+        searchers; only before the first result, so every scalar of a run uses the same bounds."""
+        self.bounds = _check_bounds(bounds, self.names)
+
+    def scalar(self, result: Mapping[str, Any] | None, error: bool = False) -> float:
+        """The minimised scalar of one raw result: the weighted mean of the (normalised) objectives, or
+        ``penalty`` for a failed result (see :func:`.failures.failure_reason`)."""
+        t = self.transformed(result, error)
+        if t is None:
+            return self.penalty
+        return sum(w * v for w, v in zip(self.weights, self.normalised(t)))
+
+    def transformed(self, result: Mapping[str, Any] | None, error: bool) -> list[float] | None:
+        """Each objective in log10 where asked, as reported (not yet oriented); ``None`` if failed."""
+        if failure_reason(result, error, self.objectives, self.infeasible_key):
+            return None
+        return [math.log10(float(result[m])) if m in self.objectives.log_metrics else float(result[m])
+                for m in self.objectives.metrics]
+
+    def normalised(self, t: list[float]) -> list[float]:
+        """Transformed objectives oriented (lower is better) and normalised by ``bounds`` (if set)."""
+        out = []
+        for v, name, mode in zip(t, self.names, self.objectives.modes):
+            if self.bounds is None:
+                out.append(v if mode == "min" else -v)
+            else:
+                lo, hi = self.bounds[name]
+                out.append((v - lo) / (hi - lo) if mode == "min" else (hi - v) / (hi - lo))
+        return out
+
+
+class ScalarizedSearch(Scalarization, Searcher):
     """A Tune searcher that optimises one scalarisation of several raw metrics (see the module docstring).
 
     Example::
@@ -46,14 +121,8 @@ class ScalarizedSearch(Searcher):
         searcher: the wrapped Tune searcher, constructed without ``metric``/``mode`` (the wrapper sets
             them through ``set_search_properties``) or with the wrapper's :attr:`inner_metric` and
             ``"min"``.
-        metric: the raw objectives the trials report.
-        mode: ``"min"`` or ``"max"`` per metric.
-        log_metrics: metrics taken in ``log10`` (positive values only).
-        bounds: ``{objective: [lo, hi]}`` per objective (``log10_<metric>`` for a log metric), so each
-            normalised objective is 0 at its best bound and 1 at its worst; ``None``: not normalised.
-        weights: one weight per metric (default equal); the scalar is the weighted mean.
-        penalty: the value of a failed result (larger than any normal value).
-        infeasible_key: a result whose value under this key is false counts as failed.
+        metric, mode, log_metrics, bounds, weights, penalty, infeasible_key: the scalarisation; see
+            :class:`Scalarization`.
     """
 
     def __init__(self, searcher: Searcher, metric: str | Sequence[str], mode: str | Sequence[str], *,
@@ -62,29 +131,15 @@ class ScalarizedSearch(Searcher):
                  infeasible_key: str | None = "feasible") -> None:
         if not isinstance(searcher, Searcher):
             raise ValueError(f"searcher must be a ray.tune.search.Searcher, got {type(searcher).__name__}")
-        self.objectives = Objectives(tuple(as_list(metric)), tuple(as_list(mode)), tuple(as_list(log_metrics)),
-                                     log=math.log10)
-        metrics = self.objectives.metrics
-        self.names = tuple(f"log10_{m}" if m in self.objectives.log_metrics else m for m in metrics)
-        self.bounds = _check_bounds(bounds, self.names)
-        w = [1.0] * len(metrics) if weights is None else [float(x) for x in weights]
-        if len(w) != len(metrics) or any(not math.isfinite(x) or x < 0 for x in w) or sum(w) <= 0:
-            raise ValueError(f"weights must be {len(metrics)} non-negative numbers with a positive sum, got {weights}")
-        self.weights = [x / sum(w) for x in w]
-        if not math.isfinite(penalty):
-            raise ValueError(f"penalty={penalty} must be finite")
-        self.penalty, self.infeasible_key = float(penalty), infeasible_key
+        Scalarization.__init__(self, metric, mode, log_metrics=log_metrics, bounds=bounds, weights=weights,
+                               penalty=penalty, infeasible_key=infeasible_key)
         inner = self.inner_metric
         if searcher.metric is not None and as_list(searcher.metric) != as_list(inner):
             raise ValueError(f"the wrapped {type(searcher).__name__} has metric={searcher.metric!r}; construct it "
                              f"without metric/mode (or with metric={inner!r}, mode='min')")
+        self.low_fidelity = 0  # trials completed below their ladder's top rung (see the module docstring)
         self.searcher = searcher  # the attribute name Tune's checkpointing expects of wrappers
-        super().__init__(metric=list(metrics), mode=list(self.objectives.modes))
-
-    def set_bounds(self, bounds: Mapping[str, Sequence[float]] | None) -> None:
-        """Set (or clear) the normalisation bounds, e.g. once a study has fixed them after building its
-        searchers; only before the first result, so every scalar of a run uses the same bounds."""
-        self.bounds = _check_bounds(bounds, self.names)
+        Searcher.__init__(self, metric=list(self.objectives.metrics), mode=list(self.objectives.modes))
 
     # ------------------------------------------------------------------ what the wrapped searcher sees
     @property
@@ -94,27 +149,7 @@ class ScalarizedSearch(Searcher):
 
     def inner_values(self, result: Mapping[str, Any] | None, error: bool = False) -> dict[str, float]:
         """The extra result entries for the wrapped searcher."""
-        t = self._transformed(result, error)
-        if t is None:
-            return {"scalar": self.penalty}
-        return {"scalar": sum(w * v for w, v in zip(self.weights, self._normalised(t)))}
-
-    def _transformed(self, result: Mapping[str, Any] | None, error: bool) -> list[float] | None:
-        """Each objective in log10 where asked, as reported (not yet oriented); ``None`` if failed."""
-        if failure_reason(result, error, self.objectives, self.infeasible_key):
-            return None
-        return [math.log10(float(result[m])) if m in self.objectives.log_metrics else float(result[m])
-                for m in self.objectives.metrics]
-
-    def _normalised(self, t: list[float]) -> list[float]:
-        out = []
-        for v, name, mode in zip(t, self.names, self.objectives.modes):
-            if self.bounds is None:
-                out.append(v if mode == "min" else -v)
-            else:
-                lo, hi = self.bounds[name]
-                out.append((v - lo) / (hi - lo) if mode == "min" else (hi - v) / (hi - lo))
-        return out
+        return {"scalar": self.scalar(result, error)}
 
     def _extend(self, result: Mapping[str, Any] | None, error: bool = False) -> dict | None:
         return None if result is None else {**result, **self.inner_values(result, error)}
@@ -144,6 +179,8 @@ class ScalarizedSearch(Searcher):
         self.searcher.on_trial_result(trial_id, self._extend(result))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        """The trial's last row (its highest fidelity; see the module docstring)."""
+        self.low_fidelity += fidelity_below_top(result) is not None
         self.searcher.on_trial_complete(trial_id, result=self._extend(result, error), error=error)
 
     def add_evaluated_point(self, parameters: dict, value: Any, error: bool = False, pruned: bool = False,
@@ -179,7 +216,7 @@ class FiniteObjectivesSearch(ScalarizedSearch):
         return [f"obj_{n}" for n in self.names]
 
     def inner_values(self, result: Mapping[str, Any] | None, error: bool = False) -> dict[str, float]:
-        t = self._transformed(result, error)
+        t = self.transformed(result, error)
         if t is None:
             return {k: self.penalty for k in self.inner_metric}
         return {k: v if mode == "min" else -v for k, v, mode in zip(self.inner_metric, t, self.objectives.modes)}

@@ -38,6 +38,11 @@ class CoflexSearch(AskTellSearcher):
         beta: fusion optimism (0: posterior means, as the method describes).
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
             of :class:`.adapter.AskTellSearcher`.
+
+    Multi-fidelity: each trial is told once, at the last rung it reported; a trial stopped below the
+    top rung enters the sparse GPs as an ordinary observation at that fidelity (a biased, roughly
+    pessimistic value, so it steers proposals away from what the scheduler ranked low), and stays
+    out of :meth:`pareto_front` (see :mod:`.adapter`).
     """
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
@@ -67,6 +72,10 @@ class BoTorchMOSearch(AskTellSearcher):
         mc_samples: quasi-MC samples of the acquisition.
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
             of :class:`.adapter.AskTellSearcher`.
+
+    Multi-fidelity: each trial is told once, at the last rung it reported; a trial stopped below the
+    top rung enters the GP (and the observed front the hypervolume improvement is measured from) at
+    that fidelity, and stays out of :meth:`pareto_front` (see :mod:`.adapter`).
     """
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
@@ -91,6 +100,11 @@ class NSGA2Search(AskTellSearcher):
         pop_size: individuals per generation.
         **kwargs: ``seed``, ``log_metrics``, ``infeasible_key``, ``float_levels`` of
             :class:`.adapter.AskTellSearcher`.
+
+    Multi-fidelity: each trial is told once, at the last rung it reported; a trial stopped below the
+    top rung gets that fidelity's objectives as its fitness in the generation (rank-based selection
+    then mostly drops it, as the scheduler did), and stays out of :meth:`pareto_front` (see
+    :mod:`.adapter`).
     """
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
