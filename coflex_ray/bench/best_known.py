@@ -29,7 +29,9 @@ def study_key(info: dict) -> tuple[str, str, str, str]:
         raise ValueError("a --device study has an exact reference front; a best-known front is not needed")
     if "accuracy_source" not in info:
         raise ValueError("run_info.json names no accuracy_source (a study from before it was recorded)")
-    return info["benchmark"], args["dataset"], info["accuracy_source"], args["fidelity"]
+    ladder = args.get("fidelity_ladder")
+    fidelity = ladder.split(",")[-1] if ladder and not ladder.startswith("epochs") else args["fidelity"]
+    return info["benchmark"], args["dataset"], info["accuracy_source"], fidelity
 
 
 def command_of(info: dict) -> str:
@@ -46,7 +48,7 @@ def command_of(info: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ..analysis import check_hw
+    from ..analysis import check_hw, final_rows
     from ..reference_fronts import FRONTS_DIR, front_name, read_front, write_best_known
 
     p = argparse.ArgumentParser(prog="python -m coflex_ray.bench best-known", description=__doc__,
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     for d in map(Path, a.studies):
         try:
             info = json.loads((d / "run_info.json").read_text())
-            frames.append(pd.read_parquet(d / "results.parquet"))
+            frames.append(final_rows(pd.read_parquet(d / "results.parquet")))  # top rung only
         except (OSError, ValueError) as e:
             raise SystemExit(f"error: {d} is not a finished study ({e})")
         try:
