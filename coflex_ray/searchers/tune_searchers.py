@@ -73,17 +73,20 @@ class BoTorchMOSearch(AskTellSearcher):
         batch_size: proposals per model fit.
         n_candidates: Sobol points of the candidate set.
         mc_samples: quasi-MC samples of the acquisition.
+        raw_samples, num_restarts: of BoTorch's ``optimize_acqf_mixed_alternating`` (``num_restarts=0``:
+            score the candidate set only).
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
             of :class:`.adapter.AskTellSearcher`.
     """
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
                  mode: str | Sequence[str] | None = None, *, acquisition: str = "qnehvi", n_init: int = 10,
-                 batch_size: int = 4, n_candidates: int = 1024, mc_samples: int = 128, **kwargs: Any) -> None:
+                 batch_size: int = 4, n_candidates: int = 1024, mc_samples: int = 128, raw_samples: int = 256,
+                 num_restarts: int = 4, **kwargs: Any) -> None:
         check_model_options(n_init, batch_size)
         check_acquisition(acquisition)
         self.options = dict(acquisition=acquisition, n_init=n_init, batch_size=batch_size, n_candidates=n_candidates,
-                            mc_samples=mc_samples)
+                            mc_samples=mc_samples, raw_samples=raw_samples, num_restarts=num_restarts)
         super().__init__(space, metric, mode, **kwargs)
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> BoTorchCore:
