@@ -104,21 +104,28 @@ def neighbours(space: Space, idx: Index, far: bool = False) -> list[Index]:
     return out
 
 
+def to_cubes(space: Space, idx: np.ndarray) -> np.ndarray:
+    """The bin centres of the legal points whose indices are the rows of ``idx``."""
+    return (np.asarray(idx, dtype=float).reshape(-1, space.ndim) + 0.5) / np.array([d.n for d in space.dims], float)
+
+
 def local_search(space: Space, starts: list[Index], score: Callable[[np.ndarray], np.ndarray],
-                 is_taken: Callable[[Index], bool], steps: int = 3, far: bool = True) -> list[Index]:
+                 is_taken: Callable[[Index], bool], steps: int = 3, far: bool = True,
+                 start_values: np.ndarray | None = None) -> list[Index]:
     """Hill-climb ``score`` (higher is better; called on rows of cube points) from every start over its
     untaken legal :func:`neighbours`, at most ``steps`` moves each (steepest ascent, stopping when no
     neighbour improves).  Returns the distinct end points, none of them taken; a start that is taken
-    itself is returned only after it moved."""
-    current = list(dict.fromkeys(starts))
-    values = score(np.array([to_cube(space, i) for i in current])) if current else np.zeros(0)
+    itself is returned only after it moved.  ``start_values``: the starts' scores, if known."""
+    current = list(starts)
+    values = (np.array(start_values, dtype=float) if start_values is not None else
+              score(to_cubes(space, np.array(current))) if current else np.zeros(0))
     moved = [False] * len(current)
     for _ in range(steps):
         nbrs = [[j for j in neighbours(space, i, far) if not is_taken(j)] for i in current]
         flat = [j for ns in nbrs for j in ns]
         if not flat:
             break
-        vals = score(np.array([to_cube(space, j) for j in flat]))
+        vals = score(to_cubes(space, np.array(flat)))
         pos, improved = 0, False
         for k, ns in enumerate(nbrs):
             if ns:
