@@ -41,8 +41,9 @@ class CoflexSearch(AskTellSearcher):
         n_directions: random scalarisation directions proposing one candidate each.
         n_starts, local_steps: local-search starts per objective and moves per start.
         clip: optimistic normalised predictions are clipped below at ``-clip``.
-        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
-            of :class:`.adapter.AskTellSearcher`.
+        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (accepted; the fusion normalises by the
+            current observed front instead), ``infeasible_key``, ``float_levels`` of
+            :class:`.adapter.AskTellSearcher`.
     """
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
