@@ -9,8 +9,8 @@ Searchers (``SEARCHERS``), all at the same budget, seeds and concurrency:
   (pymoo): multi-objective on ``err`` and the hardware objective ``hw`` (``edp``, or ``latency_ms``
   for measured device latencies; modelled in log space), with infeasible results flagged through
   the ``feasible`` column.
-* Ray Tune's built-ins: ``random`` (``BasicVariantGenerator``), ``optuna-tpe`` and ``optuna-nsga2``
-  (``OptunaSearch`` on both objectives through :class:`.searchers.scalarize.FiniteObjectivesSearch`:
+* Ray Tune's built-ins: ``random`` (``BasicVariantGenerator``), ``optuna-tpe``, ``optuna-nsga2`` and
+  ``optuna-gp`` (Optuna's Gaussian-process ``GPSampler``, multi-objective by log EHVI; ``OptunaSearch`` on both objectives through :class:`.searchers.scalarize.FiniteObjectivesSearch`:
   ``err`` and ``log10 <hw>``, a finite penalty for a failed trial), and ``hyperopt``
   (``HyperOptSearch``, single-objective, through :class:`.searchers.scalarize.ScalarizedSearch`: the
   mean of the two objectives normalised by the study's fixed bounds).  Trials report raw metrics
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pandas and the spaces load lazily: the command line checks 
     from .spaces import Space
 
 OURS = ("coflex", "qnehvi", "qehvi", "qnparego", "nsga2")
-BUILTIN = ("random", "optuna-tpe", "optuna-nsga2", "hyperopt")
+BUILTIN = ("random", "optuna-tpe", "optuna-nsga2", "optuna-gp", "hyperopt")
 SEARCHERS = OURS + BUILTIN
 DEFAULT_SEARCHERS = ("coflex", "qnehvi", "qnparego", "nsga2", "random", "optuna-tpe", "optuna-nsga2", "hyperopt")
 
@@ -51,7 +51,7 @@ class SearcherBuildError(ValueError):
 REQUIRES = {"coflex": ("torch", "botorch", "gpytorch"), "qnehvi": ("torch", "botorch", "gpytorch"),
             "qehvi": ("torch", "botorch", "gpytorch"), "qnparego": ("torch", "botorch", "gpytorch"),
             "nsga2": ("pymoo",), "random": (), "optuna-tpe": ("optuna",), "optuna-nsga2": ("optuna",),
-            "hyperopt": ("hyperopt",)}
+            "optuna-gp": ("optuna", "torch", "scipy"), "hyperopt": ("hyperopt",)}
 
 
 def check_installed(names: list[str]) -> None:
@@ -90,17 +90,14 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
         ours = NSGA2Search(space, pop_size=max(n_init, 4), **kw)
     elif name == "random":
         return BasicVariantGenerator(random_state=seed, max_concurrent=concurrency)
-    elif name in ("optuna-tpe", "optuna-nsga2"):
-        from optuna.samplers import NSGAIISampler, TPESampler
+    elif name in OPTUNA:
         from ray.tune.search.optuna import OptunaSearch
 
-        sampler = (TPESampler(seed=seed, n_startup_trials=n_init) if name == "optuna-tpe"
-                   else NSGAIISampler(seed=seed, population_size=max(n_init, 4)))
         from .searchers.scalarize import FiniteObjectivesSearch
 
         # Optuna sees finite copies of the raw objectives (log10 of the hardware one; a penalty if failed)
-        alg = FiniteObjectivesSearch(OptunaSearch(sampler=sampler), metric=["err", hw], mode=["min", "min"],
-                                     log_metrics=[hw])
+        alg = FiniteObjectivesSearch(OptunaSearch(sampler=optuna_sampler(name, seed, n_init)), metric=["err", hw],
+                                     mode=["min", "min"], log_metrics=[hw])
         return ConcurrencyLimiter(alg, concurrency)
     elif name == "hyperopt":
         from ray.tune.search.hyperopt import HyperOptSearch
@@ -115,6 +112,23 @@ def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: 
     else:
         raise ValueError(f"unknown searcher {name!r}; allowed: {', '.join(SEARCHERS)}")
     return ConcurrencyLimiter(ours, concurrency)
+
+
+OPTUNA = ("optuna-tpe", "optuna-nsga2", "optuna-gp")
+
+
+def optuna_sampler(name: str, seed: int, n_init: int) -> Any:
+    """The Optuna sampler of the built-in searcher ``name`` (one of ``OPTUNA``), ``n_init`` random
+    trials first (NSGA-II: a population of ``max(n_init, 4)``)."""
+    from optuna.samplers import GPSampler, NSGAIISampler, TPESampler
+
+    if name == "optuna-tpe":
+        return TPESampler(seed=seed, n_startup_trials=n_init)
+    if name == "optuna-nsga2":
+        return NSGAIISampler(seed=seed, population_size=max(n_init, 4))
+    if name == "optuna-gp":
+        return GPSampler(seed=seed, n_startup_trials=n_init)
+    raise ValueError(f"unknown Optuna searcher {name!r}; allowed: {', '.join(OPTUNA)}")
 
 
 def build_searchers(names: list[str], space: Space, seeds: list[int], n_init: int, concurrency: int,

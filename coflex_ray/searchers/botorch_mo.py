@@ -13,8 +13,15 @@ so the comparison isolates the model and the acquisition:
   ``qLogExpectedHypervolumeImprovement`` with a fast non-dominated partitioning of the observed
   front; ``qnparego`` = ``qLogNoisyExpectedImprovement`` of an augmented Chebyshev scalarisation with
   fresh random simplex weights for every point of the batch.
-* **Optimisation**: ``optimize_acqf_discrete`` over the shared candidate set (sequential greedy for
-  ``q > 1``); running trials are passed as ``X_pending`` so a batch never repeats them.
+* **Optimisation** (:meth:`BoTorchCore.optimise`), as BoTorch recommends for mixed and discrete
+  spaces: ``optimize_acqf_mixed_alternating`` (sequential greedy for ``q > 1``) over the legal bin
+  centres of the cube, every ordinal/integer knob given as a discrete dimension and every
+  categorical knob as a categorical one (knobs with more than 20 values are relaxed to continuous
+  by BoTorch and rounded); ``raw_samples`` initial points, ``num_restarts`` starts.  The result is
+  snapped to legal values; points that are taken (evaluated, failed, pending) or repeated within
+  the batch are replaced by the best remaining points of the shared candidate set
+  (``optimize_acqf_discrete``, the earlier picks as ``X_pending``).  Running trials are passed as
+  ``X_pending``.
 
 ``BoTorchCore`` is the optimiser (ask/tell, no Ray); ``BoTorchMOSearch`` (:mod:`.tune_searchers`) is its
 Ray Tune searcher.
@@ -51,23 +58,67 @@ class BoTorchCore(ModelCore):
         batch_size: proposals per model fit.
         bounds: fixed normalisation bounds ``[[lo, hi]]`` per objective; ``None``: frozen from the
             initial design.
-        n_candidates: Sobol points of the candidate set.
+        n_candidates: Sobol points of the candidate set (the fallback for taken points).
         mc_samples: quasi-MC samples of the acquisition.
+        raw_samples, num_restarts: of ``optimize_acqf_mixed_alternating``; ``num_restarts=0`` scores
+            the candidate set only (``optimize_acqf_discrete``).
     """
 
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, acquisition: str = "qnehvi", n_init: int = 10,
                  batch_size: int = 4, bounds: np.ndarray | None = None, n_candidates: int = 1024,
-                 mc_samples: int = 128) -> None:
+                 mc_samples: int = 128, raw_samples: int = 256, num_restarts: int = 4) -> None:
         super().__init__(space, n_obj, seed, n_init=n_init, batch_size=batch_size, bounds=bounds)
         check_acquisition(acquisition)
         self.acquisition, self.n_candidates, self.mc_samples = acquisition, n_candidates, mc_samples
+        self.raw_samples, self.num_restarts = raw_samples, num_restarts
+
+    def optimise(self, acq, q: int, choices: torch.Tensor, chunk: int, exclude: tuple = ()) -> list[torch.Tensor]:
+        """``q`` legal, untaken, distinct points maximising ``acq`` (see "Optimisation" above), none of
+        them among the cube points ``exclude`` (earlier picks of the batch)."""
+        from botorch.optim import optimize_acqf_discrete
+        from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+
+        from .candidates import to_cube, to_index
+
+        picked: list[torch.Tensor] = []
+        base_pending = acq.X_pending
+        if self.num_restarts > 0:
+            centres = [((np.arange(d.n) + 0.5) / d.n).tolist() for d in self.space.dims]
+            bounds = torch.tensor([[c[0] for c in centres], [c[-1] for c in centres]], dtype=DTYPE)
+            fixed = {k: c[0] for k, c in enumerate(centres) if len(c) == 1}
+            discrete = {k: c for k, c in enumerate(centres) if k not in fixed and k not in self.cat_dims}
+            cats = {k: centres[k] for k in self.cat_dims if k not in fixed}
+            try:
+                cand, _ = optimize_acqf_mixed_alternating(
+                    acq, bounds, discrete_dims=discrete, cat_dims=cats, q=q, raw_samples=self.raw_samples,
+                    num_restarts=self.num_restarts, fixed_features=fixed or None,
+                    options={"batch_limit": chunk, "maxiter_alternating": 16})
+            except Exception:  # an optimiser failure leaves the candidate-set path below
+                cand = torch.zeros((0, self.space.ndim), dtype=DTYPE)
+            seen = {to_index(self.space, e.numpy()) for e in exclude}
+            for c in cand:
+                idx = to_index(self.space, c.numpy())
+                if not self.is_taken(idx) and idx not in seen:
+                    seen.add(idx)
+                    picked.append(torch.tensor(to_cube(self.space, idx), dtype=DTYPE))
+        if len(picked) < q:
+            if picked:
+                extra = torch.stack(picked)
+                acq.set_X_pending(extra if base_pending is None else torch.cat([base_pending, extra]))
+            taken = {to_index(self.space, p.numpy()) for p in [*picked, *exclude]}
+            keep = [i for i, c in enumerate(choices) if to_index(self.space, c.numpy()) not in taken]
+            if keep:
+                more, _ = optimize_acqf_discrete(acq, q=min(q - len(picked), len(keep)), choices=choices[keep],
+                                                 unique=True, max_batch_size=chunk)
+                picked += list(more)
+            acq.set_X_pending(base_pending)
+        return picked[:q]
 
     def propose(self, n: int, pending: np.ndarray) -> list[np.ndarray]:
         from botorch.acquisition.logei import qLogNoisyExpectedImprovement
         from botorch.acquisition.multi_objective.logei import (qLogExpectedHypervolumeImprovement,
                                                                qLogNoisyExpectedHypervolumeImprovement)
         from botorch.acquisition.objective import GenericMCObjective
-        from botorch.optim import optimize_acqf_discrete
         from botorch.sampling import SobolQMCNormalSampler
         from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
         from botorch.utils.multi_objective.scalarization import get_chebyshev_scalarization
@@ -106,8 +157,7 @@ class BoTorchCore(ModelCore):
                     acq = qLogNoisyExpectedImprovement(model, X_baseline=tx, sampler=sampler,
                                                        objective=GenericMCObjective(lambda Z, X=None, s=scal: s(Z)),
                                                        X_pending=pend, prune_baseline=True)
-                    cand, _ = optimize_acqf_discrete(acq, q=1, choices=choices, unique=True, max_batch_size=chunk)
-                    picked.append(cand[0])
+                    picked += self.optimise(acq, 1, choices, chunk, exclude=tuple(picked))
                 return [p.numpy() for p in picked]
             if self.acquisition == "qnehvi":
                 acq = qLogNoisyExpectedHypervolumeImprovement(model, ref_point=ref.tolist(), X_baseline=tx,
@@ -118,5 +168,5 @@ class BoTorchCore(ModelCore):
                 part = FastNondominatedPartitioning(ref_point=ref, Y=pred)
                 acq = qLogExpectedHypervolumeImprovement(model, ref_point=ref.tolist(), partitioning=part,
                                                          sampler=sampler, X_pending=pending)
-            cand, _ = optimize_acqf_discrete(acq, q=n, choices=choices, unique=True, max_batch_size=chunk)
+            cand = self.optimise(acq, n, choices, chunk)
         return [c.numpy() for c in cand]

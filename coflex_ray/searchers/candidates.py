@@ -1,5 +1,5 @@
 """Candidate points for the cores: the cube <-> legal-index codec, initial designs, acquisition
-candidate sets and random untried points.
+candidate sets, legal neighbours and local search, and random untried points.
 
 A point ``x`` of the unit cube stands for the legal value ``min(floor(x * n), n - 1)`` of each
 dimension (``n`` legal values); the cores keep points as index tuples so that "already tried" is an
@@ -83,3 +83,56 @@ def random_untaken(space: Space, n: int, rng: np.random.Generator, is_taken: Cal
         if not is_taken(idx) and idx not in out:
             out.append(idx)
     return out
+
+
+def neighbours(space: Space, idx: Index, far: bool = False) -> list[Index]:
+    """The legal points one step away from ``idx``: the next lower and next higher value of one
+    ordinal or integer dimension, or any other value of one categorical dimension.
+
+    ``far``: also the values ``max(2, n // 8)`` steps away in ordinal/integer dimensions with more than
+    8 values (a single step of a 503-value register size barely moves the point).
+    """
+    out: list[Index] = []
+    for k, d in enumerate(space.dims):
+        i = idx[k]
+        if d.kind == "categorical":
+            moves = [v for v in range(d.n) if v != i]
+        else:
+            steps = (1, max(2, d.n // 8)) if far and d.n > 8 else (1,)
+            moves = [i + sign * s for s in steps for sign in (-1, 1) if 0 <= i + sign * s < d.n]
+        out.extend(idx[:k] + (v,) + idx[k + 1:] for v in moves)
+    return out
+
+
+def to_cubes(space: Space, idx: np.ndarray) -> np.ndarray:
+    """The bin centres of the legal points whose indices are the rows of ``idx``."""
+    return (np.asarray(idx, dtype=float).reshape(-1, space.ndim) + 0.5) / np.array([d.n for d in space.dims], float)
+
+
+def local_search(space: Space, starts: list[Index], score: Callable[[np.ndarray], np.ndarray],
+                 is_taken: Callable[[Index], bool], steps: int = 3, far: bool = True,
+                 start_values: np.ndarray | None = None) -> list[Index]:
+    """Hill-climb ``score`` (higher is better; called on rows of cube points) from every start over its
+    untaken legal :func:`neighbours`, at most ``steps`` moves each (steepest ascent, stopping when no
+    neighbour improves).  Returns the distinct end points, none of them taken; a start that is taken
+    itself is returned only after it moved.  ``start_values``: the starts' scores, if known."""
+    current = list(starts)
+    values = (np.array(start_values, dtype=float) if start_values is not None else
+              score(to_cubes(space, np.array(current))) if current else np.zeros(0))
+    moved = [False] * len(current)
+    for _ in range(steps):
+        nbrs = [[j for j in neighbours(space, i, far) if not is_taken(j)] for i in current]
+        flat = [j for ns in nbrs for j in ns]
+        if not flat:
+            break
+        vals = score(to_cubes(space, np.array(flat)))
+        pos, improved = 0, False
+        for k, ns in enumerate(nbrs):
+            if ns:
+                b = int(np.argmax(vals[pos:pos + len(ns)]))
+                if vals[pos + b] > values[k]:
+                    current[k], values[k], moved[k], improved = ns[b], vals[pos + b], True, True
+            pos += len(ns)
+        if not improved:
+            break
+    return list(dict.fromkeys(i for i, m in zip(current, moved) if m or not is_taken(i)))

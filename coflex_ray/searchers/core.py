@@ -145,6 +145,8 @@ class ModelCore(Core):
         self.n_init, self.batch_size = n_init, batch_size
         self.bounds = check_bounds(bounds, n_obj)  # minimised scale; frozen from the data if None
         self.n_fallbacks = 0
+        # dimensions whose values are unordered labels (for the models' categorical kernels)
+        self.cat_dims = tuple(k for k, d in enumerate(space.dims) if d.kind == "categorical")
 
     def propose(self, n: int, pending: np.ndarray) -> list[np.ndarray]:
         """Up to ``n`` cube points (best first) given the good observations and the ``pending`` points."""

@@ -34,10 +34,16 @@ class CoflexSearch(AskTellSearcher):
         batch_size: proposals per model fit (pending ones are accounted for).
         num_inducing: inducing points of each sparse GP.
         n_candidates: Sobol points of the candidate set.
-        proposals_per_objective: candidates each objective proposes to the fusion.
-        beta: fusion optimism (0: posterior means, as the method describes).
-        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
-            of :class:`.adapter.AskTellSearcher`.
+        proposals_per_objective: candidates each objective proposes to the fusion by log EI (and as
+            many by its lower confidence bound).
+        beta: fusion optimism (posterior mean minus ``beta`` standard deviations; 0: means only).
+        kappa: optimism of the lower-confidence-bound proposals.
+        n_directions: random scalarisation directions proposing one candidate each.
+        n_starts, local_steps: local-search starts per objective and moves per start.
+        clip: optimistic normalised predictions are clipped below at ``-clip``.
+        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (accepted; the fusion normalises by the
+            current observed front instead), ``infeasible_key``, ``float_levels`` of
+            :class:`.adapter.AskTellSearcher`.
 
     Multi-fidelity: each trial is told once, at the last rung it reported; a trial stopped below the
     top rung enters the sparse GPs as an ordinary observation at that fidelity (a biased, roughly
@@ -47,12 +53,15 @@ class CoflexSearch(AskTellSearcher):
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
                  mode: str | Sequence[str] | None = None, *, n_init: int = 10, batch_size: int = 4,
-                 num_inducing: int = 128, n_candidates: int = 1024, proposals_per_objective: int = 64,
-                 beta: float = 0.0, **kwargs: Any) -> None:
+                 num_inducing: int = 128, n_candidates: int = 1024, proposals_per_objective: int = 16,
+                 beta: float = 1.0, kappa: float = 2.0, n_directions: int = 16, n_starts: int = 4,
+                 local_steps: int = 3, clip: float = 0.2, **kwargs: Any) -> None:
         check_model_options(n_init, batch_size)
         check_options(num_inducing, proposals_per_objective, beta)
         self.options = dict(n_init=n_init, batch_size=batch_size, num_inducing=num_inducing,
-                            n_candidates=n_candidates, proposals_per_objective=proposals_per_objective, beta=beta)
+                            n_candidates=n_candidates, proposals_per_objective=proposals_per_objective, beta=beta,
+                            kappa=kappa, n_directions=n_directions, n_starts=n_starts, local_steps=local_steps,
+                            clip=clip)
         super().__init__(space, metric, mode, **kwargs)
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> CoflexCore:
@@ -70,6 +79,8 @@ class BoTorchMOSearch(AskTellSearcher):
         batch_size: proposals per model fit.
         n_candidates: Sobol points of the candidate set.
         mc_samples: quasi-MC samples of the acquisition.
+        raw_samples, num_restarts: of BoTorch's ``optimize_acqf_mixed_alternating`` (``num_restarts=0``:
+            score the candidate set only).
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
             of :class:`.adapter.AskTellSearcher`.
 
@@ -80,11 +91,12 @@ class BoTorchMOSearch(AskTellSearcher):
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
                  mode: str | Sequence[str] | None = None, *, acquisition: str = "qnehvi", n_init: int = 10,
-                 batch_size: int = 4, n_candidates: int = 1024, mc_samples: int = 128, **kwargs: Any) -> None:
+                 batch_size: int = 4, n_candidates: int = 1024, mc_samples: int = 128, raw_samples: int = 256,
+                 num_restarts: int = 4, **kwargs: Any) -> None:
         check_model_options(n_init, batch_size)
         check_acquisition(acquisition)
         self.options = dict(acquisition=acquisition, n_init=n_init, batch_size=batch_size, n_candidates=n_candidates,
-                            mc_samples=mc_samples)
+                            mc_samples=mc_samples, raw_samples=raw_samples, num_restarts=num_restarts)
         super().__init__(space, metric, mode, **kwargs)
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> BoTorchCore:
