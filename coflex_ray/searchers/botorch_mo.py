@@ -135,7 +135,7 @@ class BoTorchCore(ModelCore):
         m = Y.shape[1]
         tx, ty = torch.tensor(X, dtype=DTYPE), torch.tensor(target, dtype=DTYPE)
         mu, sd = ty.mean(0), ty.std(0).clamp_min(1e-9)
-        model = fit_exact_gp(X, ((ty - mu) / sd).numpy())
+        model = fit_exact_gp(X, ((ty - mu) / sd).numpy(), cat_dims=self.cat_dims)
         ref = ((torch.full((m,), -1.1, dtype=DTYPE)) - mu) / sd  # fixed reference, in the model's scale
         pending = torch.tensor(pending, dtype=DTYPE) if len(pending) else None
         sampler = SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=self.seed + self.n_batches)

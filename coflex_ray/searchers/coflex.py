@@ -33,12 +33,14 @@ One batch of ``batch_size`` proposals is made as follows.
    clipped below at ``-clip``: a prediction far beyond the observed ideal (an extrapolating model,
    or a large ``sd``) gets the credit of ``-clip``, not more.
 6. **Pareto fusion.** Of the pooled proposals, only those non-dominated among the pool by their
-   optimistic predictions ``l`` are kept.
+   optimistic predictions ``l`` are kept (when they are fewer than the batch, the next Pareto layers
+   of the pool too, so a batch is full).
 7. **Batch by optimistic hypervolume improvement.** The front starts as the observed non-dominated
    points plus the predicted means of pending trials (the "kriging believer" liar).  Greedily, the
    candidate whose ``l`` adds the most hypervolume (moocore) to the front is taken
    (hypervolume improvement times the candidate's probability of being feasible, see the
-   ``FEASIBILITY`` line of :meth:`CoflexCore.propose`; 1 for now), and its ``l`` joins the
+   ``FEASIBILITY`` line of :meth:`CoflexCore.propose`: a sparse-GP classifier of every told point,
+   :func:`.models.fit_feasibility`, fitted once a point has failed; 1 before), and its ``l`` joins the
    front, so the next pick must improve another part of the front (diversity across the batch).
    When no candidate adds hypervolume, the one with the largest summed normalised posterior
    standard deviation is taken instead.
@@ -63,7 +65,8 @@ import torch
 from ..spaces import Space
 from .candidates import local_search, to_cubes
 from .core import ModelCore
-from .models import fit_sparse_gp, predict
+from .candidates import to_cube
+from .models import NUM_INDUCING, fit_feasibility, fit_sparse_gp, predict, prob_feasible
 from .pareto import hypervolume, nondominated
 
 REF = 1.1
@@ -101,6 +104,17 @@ def directions(n_obj: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return rng.dirichlet(np.ones(n_obj), size=k)
 
 
+def pareto_layers(pool: np.ndarray, L: np.ndarray, n: int) -> np.ndarray:
+    """Rule 6: the pool's members non-dominated by ``L``, then (while fewer than ``n``) the next layers."""
+    keep: list[int] = []
+    rest = np.asarray(pool)
+    while len(rest) and (not keep or len(keep) < n):
+        nd = nondominated(L[rest])
+        keep.extend(rest[nd].tolist())
+        rest = rest[~nd]
+    return np.array(keep, dtype=int)
+
+
 def check_options(num_inducing: int, proposals_per_objective: int, beta: float) -> None:
     if num_inducing < 2:
         raise ValueError(f"num_inducing={num_inducing} must be at least 2")
@@ -132,7 +146,7 @@ class CoflexCore(ModelCore):
     """
 
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
-                 bounds: np.ndarray | None = None, num_inducing: int = 128, n_candidates: int = 1024,
+                 bounds: np.ndarray | None = None, num_inducing: int = NUM_INDUCING, n_candidates: int = 1024,
                  proposals_per_objective: int = 16, beta: float = 1.0, kappa: float = 2.0,
                  n_directions: int = 16, n_starts: int = 4, local_steps: int = 3, clip: float = 0.2) -> None:
         super().__init__(space, n_obj, seed, n_init=n_init, batch_size=batch_size, bounds=bounds)
@@ -154,7 +168,7 @@ class CoflexCore(ModelCore):
             for j in range(m):
                 mean, std = Y[:, j].mean(), Y[:, j].std() or 1.0
                 ys = (Y[:, j] - mean) / std
-                models.append(fit_sparse_gp(X, ys, self.num_inducing))
+                models.append(fit_sparse_gp(X, ys, self.num_inducing, cat_dims=self.cat_dims, seed=self.seed))
                 scale.append((mean, std, float(ys.min())))
 
             def posterior(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -170,9 +184,8 @@ class CoflexCore(ModelCore):
             M, S = posterior(C)
             C, M, S = self.improve(C, M, S, models, scale)
             P_mean = posterior(pending)[0] if len(pending) else np.zeros((0, m))
-        # FEASIBILITY: the one place a feasibility model enters; replace the ones by
-        # prob_feasible(fit_feasibility(X_all, feasible, cat_dims=self.cat_dims), C) once it exists.
-        pfeas = np.ones(len(C))
+            # FEASIBILITY: the one place a feasibility model enters (every told point, failed ones included)
+            pfeas = self.feasibility(X, C)
         ideal, span = front_scale(Y)
         L = np.maximum((M - self.beta * S - ideal) / span, -self.clip)  # optimistic, normalised, clipped
         pooled: set[int] = set()
@@ -184,9 +197,19 @@ class CoflexCore(ModelCore):
             wl = w * L
             pooled.add(int(np.argmin(wl.max(axis=1) + 0.05 * wl.sum(axis=1))))
         pool = np.array(sorted(pooled))
-        keep = pool[nondominated(L[pool])]
+        keep = pareto_layers(pool, L, n)
         front = (np.vstack([Y[nondominated(Y)], P_mean]) - ideal) / span
         return [C[i] for i in self.fuse(keep, L[keep], (S / span)[keep], pfeas[keep], front, n)]
+
+    def feasibility(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """Rule 4's weight: the probability that each candidate is feasible, from a sparse-GP classifier
+        of every told point (:func:`.models.fit_feasibility`); 1 while nothing has failed."""
+        if not self.failed:
+            return np.ones(len(C))
+        bad = np.array([to_cube(self.space, i) for i in self.failed])
+        ok = np.r_[np.ones(len(X), dtype=bool), np.zeros(len(bad), dtype=bool)]
+        model = fit_feasibility(np.vstack([X, bad]), ok, cat_dims=self.cat_dims, seed=self.seed)
+        return prob_feasible(model, C)
 
     def improve(self, C: np.ndarray, M: np.ndarray, S: np.ndarray, models: list, scale: list
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ from .adapter import AskTellSearcher
 from .botorch_mo import BoTorchCore, check_acquisition
 from .coflex import CoflexCore, check_options
 from .core import check_model_options
+from .models import NUM_INDUCING
 from .nsga2 import NSGA2Core, check_pop_size
 
 
@@ -32,7 +33,7 @@ class CoflexSearch(AskTellSearcher):
             :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
         n_init: size of the Sobol initial design.
         batch_size: proposals per model fit (pending ones are accounted for).
-        num_inducing: inducing points of each sparse GP.
+        num_inducing: inducing points of each sparse GP (default ``models.NUM_INDUCING``, 512).
         n_candidates: Sobol points of the candidate set.
         proposals_per_objective: candidates each objective proposes to the fusion by log EI (and as
             many by its lower confidence bound).
@@ -53,7 +54,7 @@ class CoflexSearch(AskTellSearcher):
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
                  mode: str | Sequence[str] | None = None, *, n_init: int = 10, batch_size: int = 4,
-                 num_inducing: int = 128, n_candidates: int = 1024, proposals_per_objective: int = 16,
+                 num_inducing: int = NUM_INDUCING, n_candidates: int = 1024, proposals_per_objective: int = 16,
                  beta: float = 1.0, kappa: float = 2.0, n_directions: int = 16, n_starts: int = 4,
                  local_steps: int = 3, clip: float = 0.2, **kwargs: Any) -> None:
         check_model_options(n_init, batch_size)
