@@ -201,15 +201,24 @@ def _failed(name: str, seed: int, e: BaseException) -> str:
 
 def set_study_bounds(built: dict[tuple[str, int], Any], bounds: dict,
                      schedulers: dict[tuple[str, int], Any] | None = None) -> None:
-    """Hand the study's fixed objective bounds to every searcher that scalarises with them (HyperOpt's
-    :class:`.searchers.scalarize.ScalarizedSearch`) and every scheduler that does (one with a
-    ``set_bounds``, e.g. the scalarised ASHA); called once the bounds are known, before any run."""
+    """Hand the study's fixed objective bounds to every searcher and scheduler that can use them, so
+    every searcher gets the same information: HyperOpt's scalarisation
+    (:class:`.searchers.scalarize.ScalarizedSearch`), our searchers (``set_objective_bounds``: the
+    BoTorch baselines normalise by them and put their reference point at 1.1; CoflexSearch's fusion
+    normalises by the current observed front instead), and every scheduler with a ``set_bounds``
+    (the scalarised ASHA).  Optuna's samplers, NSGA-II and random search are scale-free.  Called once
+    the bounds are known, before any run."""
+    from .searchers.adapter import AskTellSearcher
     from .searchers.scalarize import FiniteObjectivesSearch, ScalarizedSearch
 
+    raw = {k[len("log10_"):] if k.startswith("log10_") else k:
+           [10.0 ** v[0], 10.0 ** v[1]] if k.startswith("log10_") else list(v) for k, v in bounds.items()}
     for alg in built.values():
         inner = getattr(alg, "searcher", None)  # ConcurrencyLimiter -> the wrapper
         if isinstance(inner, ScalarizedSearch) and not isinstance(inner, FiniteObjectivesSearch):
             inner.set_bounds(bounds)
+        elif isinstance(inner, AskTellSearcher):
+            inner.set_objective_bounds(raw)
     for sched in (schedulers or {}).values():
         if hasattr(sched, "set_bounds"):
             sched.set_bounds(bounds)

@@ -133,3 +133,22 @@ def test_run_that_fails_mid_study_is_reported_and_the_rest_is_written(tmp_path):
     assert (tmp_path / "summary.csv").is_file() and (tmp_path / "pareto_fronts.png").stat().st_size > 10_000
     assert (tmp_path / "runs" / "random_seed0.parquet").is_file()
     assert not (tmp_path / "runs" / "broken_seed0.parquet").exists()
+
+
+def test_study_bounds_reach_every_searcher_that_uses_them():
+    """Same information for every searcher: HyperOpt's scalarisation and the BoTorch baselines get the
+    study's bounds (analysis units: err, log10 edp), converted to each one's own scale."""
+    import math
+
+    import numpy as np
+
+    from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, joint
+    from coflex_ray.study import build_searchers, set_study_bounds
+
+    built = build_searchers(["qnehvi", "hyperopt", "coflex"], joint(SSS_SPACE, ACCEL_SPACE), [0], 10, 2)
+    bounds = {"err": [50.0, 80.0], "log10_edp": [0.0, 4.0]}
+    set_study_bounds(built, bounds)
+    qnehvi = built[("qnehvi", 0)].searcher
+    assert np.allclose(qnehvi.core.bounds, [[50.0, 80.0], [0.0, 4.0 * math.log(10)]])  # natural log inside
+    assert built[("hyperopt", 0)].searcher.bounds == {"err": (50.0, 80.0), "log10_edp": (0.0, 4.0)}
+    assert built[("coflex", 0)].searcher.objective_bounds == {"err": [50.0, 80.0], "edp": [1.0, 1e4]}

@@ -103,6 +103,18 @@ class AskTellSearcher(Searcher):
         """The core for this searcher (``bounds``: on the minimised scale, or ``None``)."""
         raise NotImplementedError
 
+    def set_objective_bounds(self, objective_bounds: Any) -> None:
+        """Fixed normalisation bounds in reported units (as the constructor's ``objective_bounds``),
+        handed over once known (a study's bounds); they reach a core whose bounds are not yet fixed.
+        Which cores use them: see each core (the BoTorch baselines normalise by them; CoflexSearch
+        normalises by the current observed front; NSGA-II is scale-free)."""
+        if self._metric:
+            self._objectives().internal_bounds(objective_bounds)  # validates
+        self.objective_bounds = objective_bounds
+        core_bounds = getattr(self.core, "bounds", "absent")
+        if self.core is not None and core_bounds is None:
+            self.core.bounds = self._objectives().internal_bounds(objective_bounds)
+
     # ------------------------------------------------------------------ set-up
     def _objectives(self) -> Objectives:
         return Objectives(tuple(self._metric), tuple(self._mode), self.log_metrics)

@@ -29,6 +29,7 @@ Ray Tune searcher.
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -93,7 +94,9 @@ class BoTorchCore(ModelCore):
                     acq, bounds, discrete_dims=discrete, cat_dims=cats, q=q, raw_samples=self.raw_samples,
                     num_restarts=self.num_restarts, fixed_features=fixed or None,
                     options={"batch_limit": chunk, "maxiter_alternating": 16})
-            except Exception:  # an optimiser failure leaves the candidate-set path below
+            except Exception as e:  # an optimiser failure leaves the candidate-set path below
+                logging.getLogger(__name__).warning("BoTorch's mixed optimiser failed (%s: %s); this batch scores "
+                                                    "the candidate set only", type(e).__name__, e)
                 cand = torch.zeros((0, self.space.ndim), dtype=DTYPE)
             seen = {to_index(self.space, e.numpy()) for e in exclude}
             for c in cand:
