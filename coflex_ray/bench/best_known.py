@@ -48,7 +48,7 @@ def command_of(info: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ..analysis import check_hw, final_rows
+    from ..analysis import final_rows
     from ..reference_fronts import FRONTS_DIR, front_name, read_front, write_best_known
 
     p = argparse.ArgumentParser(prog="python -m coflex_ray.bench best-known", description=__doc__,
@@ -71,8 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(keys) != 1:
         raise SystemExit(f"error: the studies are of different benchmarks {sorted(keys)}; give one benchmark's studies")
     benchmark, dataset, source, fidelity = keys.pop()
-    hw = "edp"
-    check_hw(hw)
+    hw = "edp"  # accelerator benchmarks only (a --device study has an exact front)
     name = front_name(benchmark, dataset, fidelity, source)
     folder = Path(a.to) if a.to else Path(str(resources.files("coflex_ray") / "data" / FRONTS_DIR))
     folder.mkdir(parents=True, exist_ok=True)

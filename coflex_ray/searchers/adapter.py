@@ -45,7 +45,7 @@ from ray.tune.search import Searcher
 
 from ..spaces import Space
 from .candidates import to_index
-from .core import Core
+from .core import Core, ModelCore
 from .failures import failure_reason, fidelity_below_top
 from .normalise import Objectives, as_list
 from .pareto import nondominated
@@ -108,12 +108,10 @@ class AskTellSearcher(Searcher):
         handed over once known (a study's bounds); they reach a core whose bounds are not yet fixed.
         Which cores use them: see each core (the BoTorch baselines normalise by them; CoflexSearch
         normalises by the current observed front; NSGA-II is scale-free)."""
-        if self._metric:
-            self._objectives().internal_bounds(objective_bounds)  # validates
+        internal = self._objectives().internal_bounds(objective_bounds) if self._metric else None  # validates
         self.objective_bounds = objective_bounds
-        core_bounds = getattr(self.core, "bounds", "absent")
-        if self.core is not None and core_bounds is None:
-            self.core.bounds = self._objectives().internal_bounds(objective_bounds)
+        if isinstance(self.core, ModelCore) and self.core.bounds is None:
+            self.core.bounds = internal
 
     # ------------------------------------------------------------------ set-up
     def _objectives(self) -> Objectives:
