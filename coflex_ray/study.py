@@ -204,8 +204,8 @@ def set_study_bounds(built: dict[tuple[str, int], Any], bounds: dict,
     """Hand the study's fixed objective bounds to every searcher and scheduler that can use them, so
     every searcher gets the same information: HyperOpt's scalarisation
     (:class:`.searchers.scalarize.ScalarizedSearch`), our searchers (``set_objective_bounds``: the
-    BoTorch baselines normalise by them and put their reference point at 1.1; CoflexSearch's fusion
-    normalises by the current observed front instead), and every scheduler with a ``set_bounds``
+    BoTorch baselines and CoflexSearch's fusion normalise by them and put their reference point at
+    1.1), and every scheduler with a ``set_bounds``
     (the scalarised ASHA).  Optuna's samplers, NSGA-II and random search are scale-free.  Called once
     the bounds are known, before any run."""
     from .searchers.adapter import AskTellSearcher

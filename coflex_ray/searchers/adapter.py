@@ -106,8 +106,8 @@ class AskTellSearcher(Searcher):
     def set_objective_bounds(self, objective_bounds: Any) -> None:
         """Fixed normalisation bounds in reported units (as the constructor's ``objective_bounds``),
         handed over once known (a study's bounds); they reach a core whose bounds are not yet fixed.
-        Which cores use them: see each core (the BoTorch baselines normalise by them; CoflexSearch
-        normalises by the current observed front; NSGA-II is scale-free)."""
+        Which cores use them: see each core (the BoTorch baselines and CoflexSearch normalise by
+        them; NSGA-II is scale-free)."""
         internal = self._objectives().internal_bounds(objective_bounds) if self._metric else None  # validates
         self.objective_bounds = objective_bounds
         if isinstance(self.core, ModelCore) and self.core.bounds is None:

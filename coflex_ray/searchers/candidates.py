@@ -136,3 +136,27 @@ def local_search(space: Space, starts: list[Index], score: Callable[[np.ndarray]
         if not improved:
             break
     return list(dict.fromkeys(i for i, m in zip(current, moved) if m or not is_taken(i)))
+
+
+def trust_region_set(space: Space, centres: np.ndarray, length: float, n: int, rng: np.random.Generator,
+                     is_taken: Callable[[Index], bool]) -> np.ndarray:
+    """About ``n`` legal untaken points in the trust regions around ``centres`` (cube points).
+
+    Each centre's region is the box of half-width ``length`` around it in the ordinal/integer
+    coordinates of the cube; a categorical knob keeps the centre's value, or (with probability
+    ``length``) takes a uniformly random one.  Points are drawn uniformly in the box, snapped to
+    legal values; the centres' one-step neighbours (:func:`neighbours`) are always included, so a
+    region smaller than a bin still has candidates.
+    """
+    d = space.ndim
+    cat = np.array([dim.kind == "categorical" for dim in space.dims])
+    per = max(1, n // max(1, len(centres)))
+    parts = []
+    for c in centres:
+        P = np.clip(c + (2 * rng.random((per, d)) - 1) * length, 0, 1)
+        flip = rng.random((per, d)) < length
+        P[:, cat] = np.where(flip[:, cat], rng.random((per, int(cat.sum()))), c[cat])
+        parts.append(P)
+        parts.append(to_cubes(space, np.array(neighbours(space, to_index(space, c)))))
+    C = np.unique(space.snap(np.vstack(parts)), axis=0)
+    return C[~np.array([is_taken(to_index(space, x)) for x in C], dtype=bool)]

@@ -34,7 +34,7 @@ class CoflexSearch(AskTellSearcher):
         n_init: size of the Sobol initial design.
         batch_size: proposals per model fit (pending ones are accounted for).
         num_inducing: inducing points of each sparse GP (default ``models.NUM_INDUCING``, 512).
-        n_candidates: Sobol points of the candidate set.
+        n_candidates: size of the candidate set (trust-region points, or Sobol points without it).
         proposals_per_objective: candidates each objective proposes to the fusion by log EI (and as
             many by its lower confidence bound).
         beta: fusion optimism (posterior mean minus ``beta`` standard deviations; 0: means only).
@@ -42,8 +42,10 @@ class CoflexSearch(AskTellSearcher):
         n_directions: random scalarisation directions proposing one candidate each.
         n_starts, local_steps: local-search starts per objective and moves per start.
         clip: optimistic normalised predictions are clipped below at ``-clip``.
-        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (accepted; the fusion normalises by the
-            current observed front instead), ``infeasible_key``, ``float_levels`` of
+        trust_region: draw candidates in a TuRBO-style trust region around the observed front
+            (rule 2 of :mod:`.coflex`); ``False``: from the whole space.
+        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (the fusion normalises by them; without
+            them, by the current observed front), ``infeasible_key``, ``float_levels`` of
             :class:`.adapter.AskTellSearcher`.
 
     Multi-fidelity: each trial is told once, at the last rung it reported; a trial stopped below the
@@ -56,13 +58,13 @@ class CoflexSearch(AskTellSearcher):
                  mode: str | Sequence[str] | None = None, *, n_init: int = 10, batch_size: int = 4,
                  num_inducing: int = NUM_INDUCING, n_candidates: int = 1024, proposals_per_objective: int = 16,
                  beta: float = 1.0, kappa: float = 2.0, n_directions: int = 16, n_starts: int = 4,
-                 local_steps: int = 3, clip: float = 0.2, **kwargs: Any) -> None:
+                 local_steps: int = 3, clip: float = 0.2, trust_region: bool = True, **kwargs: Any) -> None:
         check_model_options(n_init, batch_size)
         check_options(num_inducing, proposals_per_objective, beta)
         self.options = dict(n_init=n_init, batch_size=batch_size, num_inducing=num_inducing,
                             n_candidates=n_candidates, proposals_per_objective=proposals_per_objective, beta=beta,
                             kappa=kappa, n_directions=n_directions, n_starts=n_starts, local_steps=local_steps,
-                            clip=clip)
+                            clip=clip, trust_region=trust_region)
         super().__init__(space, metric, mode, **kwargs)
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> CoflexCore:

@@ -6,8 +6,9 @@ import itertools
 
 import numpy as np
 
-from coflex_ray.searchers.candidates import local_search, neighbours, to_cube
-from coflex_ray.searchers.coflex import CoflexCore, front_scale
+from coflex_ray.searchers import coflex as coflex_module
+from coflex_ray.searchers.candidates import local_search, neighbours, to_cube, to_index, trust_region_set
+from coflex_ray.searchers.coflex import CoflexCore, front_scale, shortfall
 from coflex_ray.spaces import Dim, Space, integer_dim
 
 SPACE = Space("mixed", (Dim("c", (8, 16, 32), "ordinal"), integer_dim("X", 1, 20),
@@ -38,6 +39,85 @@ def test_front_scale_is_the_current_front():
     Y = np.array([[1.0, 9.0], [3.0, 4.0], [8.0, 2.0], [9.0, 9.0]])
     ideal, span = front_scale(Y)
     assert ideal.tolist() == [1.0, 2.0] and span.tolist() == [7.0, 7.0]  # nadir of the front, not of all
+
+
+def test_shortfall_hand_computed():
+    front, ref = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]]), np.array([1.1, 1.1])
+    L = np.array([[0.7, 0.6],    # dominated by (0.5, 0.5): must fall by min(0.2, 0.1) = 0.1
+                  [0.2, 0.2],    # adds hypervolume: 0
+                  [1.5, -0.1],   # outside the box in objective 1 by 0.4; (1.0, 0.0) needs min(0.5, -0.1) < 0
+                  [0.5, 0.5]])   # equal to a front point: weakly dominated, shortfall 0 (a tie)
+    assert np.allclose(shortfall(L, front, ref), [0.1, 0.0, 0.4, 0.0])
+    assert np.allclose(shortfall(L, np.zeros((0, 2)), ref), [0.0, 0.0, 0.4, 0.0])
+
+
+def test_fallback_without_any_gain_takes_the_smallest_shortfall_not_the_largest_sd():
+    front = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
+    L = np.array([[0.9, 0.9], [0.6, 1.05], [3.0, 3.0]])  # all dominated or outside: no hypervolume gain
+    S = np.array([[0.1, 0.1], [0.1, 0.1], [5.0, 5.0]])
+    assert np.allclose(shortfall(L, front, np.full(2, 1.1)), [0.4, 0.1, 2.5])
+    assert CoflexCore.fuse(np.arange(3), L, S, np.ones(3), front, n=1) == [1]
+
+
+def test_trust_region_candidates_stay_in_the_region():
+    rng = np.random.default_rng(1)
+    centres = np.array([to_cube(SPACE, (1, 10, 2)), to_cube(SPACE, (0, 3, 0))])
+    taken = {(1, 10, 2), (0, 3, 0), (1, 11, 2)}
+    C = trust_region_set(SPACE, centres, 0.1, 200, rng, taken.__contains__)
+    idx = [to_index(SPACE, c) for c in C]
+    assert idx and len(set(idx)) == len(idx) and not taken & set(idx)
+    steps = set(neighbours(SPACE, (1, 10, 2))) | set(neighbours(SPACE, (0, 3, 0)))
+    for i, c in zip(idx, C):
+        near = [np.abs(c[:2] - z[:2]).max() <= 0.1 + 0.5 / 3 for z in centres]  # box + half a bin of snapping
+        assert any(near) or i in steps
+        assert all(0 <= v < d.n for v, d in zip(i, SPACE.dims))
+    assert set(neighbours(SPACE, (0, 3, 0))) <= set(idx)  # one-step neighbours always in
+    ops = {i[2] for i in idx}
+    assert len(ops) > 2  # categorical values flip with probability `length`...
+    tiny = {to_index(SPACE, c)[2] for c in trust_region_set(SPACE, centres[1:], 1e-3, 200, rng, lambda i: False)}
+    assert tiny == {0, 1, 2, 3}  # ...and with a tiny region only through the one-step neighbours
+
+
+def test_trust_region_doubles_on_success_halves_on_failure(monkeypatch):
+    core = CoflexCore(SPACE, n_obj=2, seed=0)
+    start = coflex_module.TR_INIT
+    Y = np.array([[1.0, 1.0]])
+    core.update_region(None, Y)
+    Y = np.vstack([Y, [[0.5, 2.0]]])   # a new front point: success 1
+    core.update_region(None, Y)
+    Y = np.vstack([Y, [[0.4, 1.5]]])   # success 2: doubled
+    core.update_region(None, Y)
+    assert core.tr_length == min(2 * start, coflex_module.TR_MAX)
+    Y = np.vstack([Y, [[2.0, 2.0]]])   # dominated: failure 1
+    core.update_region(None, Y)
+    Y = np.vstack([Y, [[0.4, 1.5]]])   # equal to a front point: no new point on the front, failure 2
+    core.update_region(None, Y)
+    assert core.tr_length == min(2 * start, coflex_module.TR_MAX) / 2
+    core.tr_length = coflex_module.TR_MIN * 1.5
+    for _ in range(coflex_module.TR_FAIL):
+        Y = np.vstack([Y, [[3.0, 3.0]]])
+        core.update_region(None, Y)
+    assert core.tr_length == start  # collapsed: restarted
+
+
+def test_given_bounds_set_the_normalisation():
+    """With bounds the fusion normalises by them (the study's information), without by the front."""
+    def run(bounds):
+        core = CoflexCore(SPACE, n_obj=2, seed=0, n_init=5, batch_size=2, n_candidates=64, num_inducing=8,
+                          bounds=bounds)
+        for x in core.ask(5):
+            core.tell(x, np.array([x[0], 1 - x[0] + x[1]]))
+        seen = {}
+        original = coflex_module.front_scale
+        monkey = lambda Y: seen.setdefault("front", original(Y))  # noqa: E731
+        coflex_module.front_scale = monkey
+        try:
+            core.ask(2)
+        finally:
+            coflex_module.front_scale = original
+        return seen
+
+    assert "front" in run(None) and run(np.array([[0.0, 1.0], [0.0, 2.0]])) == {}
 
 
 def _expected_neighbours(idx):
