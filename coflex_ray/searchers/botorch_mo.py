@@ -22,6 +22,13 @@ so the comparison isolates the model and the acquisition:
   the batch are replaced by the best remaining points of the shared candidate set
   (``optimize_acqf_discrete``, the earlier picks as ``X_pending``).  Running trials are passed as
   ``X_pending``.
+* **Feasibility** (the same classifier as CoflexSearch's): once a trial has failed (an infeasible
+  accelerator, a crash), a sparse-GP classifier of every told point (:func:`.models.fit_feasibility`)
+  weights the acquisition: its log probability of feasibility is added to the log-space acquisition
+  value of every point of a batch (:class:`FeasibilityWeighted`), i.e. the acquisition times the
+  probability that the batch is feasible, the constrained-EI rule of Gardner et al. (ICML 2014).
+  BoTorch's own outcome constraints need a constraint value at every observation, which a failed
+  trial does not report.
 
 ``BoTorchCore`` is the optimiser (ask/tell, no Ray); ``BoTorchMOSearch`` (:mod:`.tune_searchers`) is its
 Ray Tune searcher.
@@ -37,9 +44,37 @@ import torch
 
 from ..spaces import Space
 from .core import ModelCore
-from .models import DTYPE, fit_exact_gp
+from .models import DTYPE, fit_exact_gp, log_prob_feasible
 
 ACQUISITIONS = ("qnehvi", "qehvi", "qnparego")
+
+
+def feasibility_weighted(acq, model):
+    """``acq`` (a log-space BoTorch acquisition) plus the log probability that every point of the batch is
+    feasible under the classifier ``model`` (:func:`.models.fit_feasibility`); ``acq`` itself if
+    ``model`` is None.  Pending points are passed through to ``acq``."""
+    if model is None:
+        return acq
+    from botorch.acquisition import AcquisitionFunction
+
+    class FeasibilityWeighted(AcquisitionFunction):
+        _log = True
+
+        def __init__(self) -> None:
+            super().__init__(acq.model)
+            self.acq = acq
+
+        @property
+        def X_pending(self):  # noqa: N802 - BoTorch's name
+            return self.acq.X_pending
+
+        def set_X_pending(self, X_pending=None) -> None:  # noqa: N803
+            self.acq.set_X_pending(X_pending)
+
+        def forward(self, X):  # noqa: N803
+            return self.acq(X) + log_prob_feasible(model, X).sum(-1)
+
+    return FeasibilityWeighted()
 
 
 def check_acquisition(acquisition: str) -> None:
@@ -142,6 +177,7 @@ class BoTorchCore(ModelCore):
         ref = ((torch.full((m,), -1.1, dtype=DTYPE)) - mu) / sd  # fixed reference, in the model's scale
         pending = torch.tensor(pending, dtype=DTYPE) if len(pending) else None
         sampler = SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=self.seed + self.n_batches)
+        feas = self.feasibility(X)
         choices = torch.tensor(C, dtype=DTYPE)
         # candidates scored per call: each one carries a joint posterior over the n baseline points
         # (about 8 (n + q)^2 bytes), so BoTorch's default of 2048 needs 16 GB at n = 1000
@@ -160,7 +196,7 @@ class BoTorchCore(ModelCore):
                     acq = qLogNoisyExpectedImprovement(model, X_baseline=tx, sampler=sampler,
                                                        objective=GenericMCObjective(lambda Z, X=None, s=scal: s(Z)),
                                                        X_pending=pend, prune_baseline=True)
-                    picked += self.optimise(acq, 1, choices, chunk, exclude=tuple(picked))
+                    picked += self.optimise(feasibility_weighted(acq, feas), 1, choices, chunk, exclude=tuple(picked))
                 return [p.numpy() for p in picked]
             if self.acquisition == "qnehvi":
                 acq = qLogNoisyExpectedHypervolumeImprovement(model, ref_point=ref.tolist(), X_baseline=tx,
@@ -171,5 +207,10 @@ class BoTorchCore(ModelCore):
                 part = FastNondominatedPartitioning(ref_point=ref, Y=pred)
                 acq = qLogExpectedHypervolumeImprovement(model, ref_point=ref.tolist(), partitioning=part,
                                                          sampler=sampler, X_pending=pending)
-            cand = self.optimise(acq, n, choices, chunk)
+            cand = self.optimise(feasibility_weighted(acq, feas), n, choices, chunk)
         return [c.numpy() for c in cand]
+
+    def feasibility(self, X: np.ndarray):
+        """The feasibility classifier (:meth:`.core.ModelCore.feasibility_model`), or None while nothing
+        has failed (see "Feasibility" above)."""
+        return self.feasibility_model(X) if self.failed else None

@@ -80,9 +80,9 @@ import numpy as np
 import torch
 
 from ..spaces import Space
-from .candidates import local_search, to_cube, to_cubes, trust_region_set
+from .candidates import local_search, to_cubes, trust_region_set
 from .core import ModelCore
-from .models import NUM_INDUCING, fit_feasibility, fit_sparse_gp, predict, prob_feasible
+from .models import NUM_INDUCING, fit_sparse_gp, predict, prob_feasible
 from .pareto import hypervolume, nondominated
 
 REF = 1.1
@@ -260,9 +260,7 @@ class CoflexCore(ModelCore):
         of every told point (:func:`.models.fit_feasibility`); 1 while nothing has failed."""
         if not self.failed:
             return np.ones(len(C))
-        bad = np.array([to_cube(self.space, i) for i in self.failed])
-        ok = np.r_[np.ones(len(X), dtype=bool), np.zeros(len(bad), dtype=bool)]
-        model = fit_feasibility(np.vstack([X, bad]), ok, cat_dims=self.cat_dims, seed=self.seed)
+        model = self.feasibility_model(X)
         return prob_feasible(model, C)
 
     def improve(self, C: np.ndarray, M: np.ndarray, S: np.ndarray, models: list, scale: list

@@ -183,6 +183,15 @@ class ModelCore(Core):
         X, Y = self.observed()
         return candidate_set(self.space, X, Y, self.rng, self.is_taken, n_sobol)
 
+    def feasibility_model(self, X: np.ndarray):
+        """A feasibility classifier (:func:`.models.fit_feasibility`) of every told point: the good
+        observations ``X`` as feasible, every failed point as infeasible."""
+        from .models import fit_feasibility
+
+        bad = np.array([to_cube(self.space, i) for i in self.failed]).reshape(-1, self.space.ndim)
+        ok = np.r_[np.ones(len(X), dtype=bool), np.zeros(len(bad), dtype=bool)]
+        return fit_feasibility(np.vstack([X, bad]), ok, cat_dims=self.cat_dims, seed=self.seed)
+
     def freeze_bounds(self) -> np.ndarray:
         """The normalisation bounds: given, or frozen from the observations at the first model batch."""
         self.bounds = frozen_bounds(self.bounds, self.observed()[1])

@@ -43,6 +43,7 @@ fitted on exactly those targets.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Sequence
@@ -231,6 +232,15 @@ def fit_feasibility(X_all: np.ndarray, feasible: np.ndarray, *, cat_dims: Sequen
         return FeasibilityModel(None, (k + 1) / (n + 2))
     labels = np.where(feasible, 1.0, -1.0)
     return FeasibilityModel(fit_sparse_gp(X_all, labels, num_inducing, cat_dims=cat_dims, seed=seed), k / n)
+
+
+def log_prob_feasible(model: FeasibilityModel, X: torch.Tensor) -> torch.Tensor:
+    """``log`` of :func:`prob_feasible` at ``X`` (``... x d``), as a differentiable torch function of
+    ``X`` (shape ``...``), for weighting a log-space BoTorch acquisition."""
+    if model.gp is None:
+        return torch.full(X.shape[:-1], math.log(model.constant), dtype=X.dtype)
+    mu, var = model.gp.predict_latent(X.reshape(-1, X.shape[-1]))
+    return torch.special.log_ndtr(mu / var.sqrt()).reshape(X.shape[:-1])
 
 
 def prob_feasible(model: FeasibilityModel, C: np.ndarray) -> np.ndarray:
