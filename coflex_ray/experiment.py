@@ -75,6 +75,9 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
     p = argparse.ArgumentParser(description=doc.splitlines()[0], epilog=f"searchers: {', '.join(SEARCHERS)}")
     # None = not given: the defaults (or, with --smoke, the smoke defaults) are filled in below
     p.add_argument("--budget", type=int, default=None, help=f"trials per (searcher, seed) (default {DEFAULTS['budget']})")
+    p.add_argument("--minutes-per-run", type=float, default=None, metavar="M",
+                   help="stop each (searcher, seed) run after M minutes of wall clock (Tune's time_budget_s; "
+                        "--budget is then an upper bound): quality against time, e.g. sparse vs exact GPs")
     p.add_argument("--n-init", type=int, default=None,
                    help=f"initial design size per searcher (default {DEFAULTS['n_init']})")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0 1")
@@ -190,6 +193,8 @@ def validate(args: argparse.Namespace) -> None:
             raise UsageError(f"--hw-cache: {e}") from e
     if args.n_init < 1:
         raise UsageError(f"--n-init {args.n_init} must be at least 1")
+    if args.minutes_per_run is not None and not args.minutes_per_run > 0:
+        raise UsageError(f"--minutes-per-run {args.minutes_per_run} is not allowed; allowed: a number of minutes > 0")
     if args.budget < args.n_init:
         raise UsageError(f"--budget {args.budget} is smaller than --n-init {args.n_init}; the budget must cover "
                          "the initial design")
@@ -352,7 +357,9 @@ def run(plan: Plan, pool: Any, out: Path) -> tuple[Any, list[str]]:
     mf = {} if plan.ladder is None else {"ladder": plan.ladder}  # no ladder: the trainable exactly as before
     trainable = partial(cosearch_trial, spec=plan.spec, hardware=pool, **mf)
     start = time.time()
+    minutes = plan.args.minutes_per_run
     results, failed = run_study(trainable, plan.space, plan.built, plan.args.budget, out, resume=plan.args.resume,
+                                time_budget_s=None if minutes is None else 60 * minutes,
                                 parallel_runs=plan.args.parallel_runs, schedulers=plan.schedulers,
                                 all_rows=plan.ladder is not None)
     cache = ""
@@ -411,7 +418,8 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
                                                if args.scheduler != "none" else "")
               + (f", LOMA lpf_limit {args.lpf_limit}" if "zigzag" in plan.ladder.rungs else ""))
     print(f"study: {', '.join(args.searchers)} x seeds {args.seeds}, budget {args.budget}, n_init {args.n_init}, "
-          f"concurrency {args.concurrency}" + (f", {args.parallel_runs} runs at once" if args.parallel_runs > 1 else ""))
+          f"concurrency {args.concurrency}" + (f", {args.parallel_runs} runs at once" if args.parallel_runs > 1 else "")
+          + (f", at most {args.minutes_per_run:g} min per run" if args.minutes_per_run else ""))
     pool = start_services(plan)
     try:
         bounds, source = fix_bounds(plan, pool, out)

@@ -157,7 +157,7 @@ def build_searchers(names: list[str], space: Space, seeds: list[int], n_init: in
 
 def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, budget: int, out: Path,
              resume: bool, sink: Callable[[str], None] | None = None, scheduler: Any = None,
-             all_rows: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
+             all_rows: bool = False, time_budget_s: float | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """One (searcher, seed) Tuner run: (Ray's result table, our searcher's ``suggest_s``/``n_fallbacks``);
     with ``all_rows`` the table has every reported row (one per rung of a multi-step trial)."""
     from .runner import run_tuner
@@ -165,7 +165,7 @@ def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, 
     start = time.time()
     df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
                    name=f"{name}_seed{seed}", label=f"{name}/seed{seed}", progress_every=max(10, budget // 4),
-                   resume=resume, sink=sink, scheduler=scheduler, all_rows=all_rows)
+                   resume=resume, sink=sink, scheduler=scheduler, all_rows=all_rows, time_budget_s=time_budget_s)
     if df.empty or "err" not in df:
         raise RuntimeError(f"the run returned no results ({len(df)} rows)")
     inner = getattr(alg, "searcher", alg)  # ConcurrencyLimiter -> the searcher it wraps
@@ -242,7 +242,7 @@ def build_schedulers(name: str, keys: Any, ladder: Any, hw: str, grace: int, red
 def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], Any], budget: int,
               out: Path, resume: bool = False, parallel_runs: int = 1,
               schedulers: dict[tuple[str, int], Any] | None = None,
-              all_rows: bool = False) -> tuple[pd.DataFrame, list[str]]:
+              all_rows: bool = False, time_budget_s: float | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Run every (searcher, seed) of ``built`` (see :func:`build_searchers`), print one line per run.
 
     Returns the concatenated table of the runs that finished and the ``[failed]`` lines of those that
@@ -261,7 +261,8 @@ def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], An
 
     ``schedulers``: a Tune scheduler per (searcher, seed) (:func:`build_schedulers`; default FIFO).
     ``all_rows``: keep every reported row (multi-step trials: one per rung, each with its
-    ``fidelity_level``), not only each trial's last.
+    ``fidelity_level``), not only each trial's last.  ``time_budget_s``: each run stops after that
+    many seconds (``budget`` is then an upper bound; a resumed run gets the whole time again).
     """
     schedulers = schedulers or {}
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -270,13 +271,14 @@ def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], An
         for (name, seed), alg in built.items():
             try:
                 frames.append(_finish(*_execute(trainable, space, alg, name, seed, budget, out, resume,
-                                                scheduler=schedulers.get((name, seed)), all_rows=all_rows),
+                                                scheduler=schedulers.get((name, seed)), all_rows=all_rows,
+                                                time_budget_s=time_budget_s),
                                       name, seed, out))
             except Exception as e:  # one broken run must not cost the others: report it and go on
                 failed.append(_failed(name, seed, e))
     else:
         frames, failed = _run_parallel(trainable, space, built, budget, out, resume, parallel_runs, schedulers,
-                                       all_rows)
+                                       all_rows, time_budget_s)
     if not frames:
         raise RuntimeError("every (searcher, seed) run failed; see the [failed] lines above")
     import pandas as pd
@@ -288,7 +290,7 @@ def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], An
 
 def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int], Any], budget: int,
                   out: Path, resume: bool, k: int, schedulers: dict | None = None,
-                  all_rows: bool = False) -> tuple[list[pd.DataFrame], list[str]]:
+                  all_rows: bool = False, time_budget_s: float | None = None) -> tuple[list[pd.DataFrame], list[str]]:
     import ray
     from ray.util.queue import Empty, Queue
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -309,7 +311,7 @@ def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int]
         while todo and len(running) < k:
             (name, seed), alg = todo.pop(0)
             running[remote.remote(trainable, space, alg, name, seed, budget, out, resume, queue.put,
-                                  (schedulers or {}).get((name, seed)), all_rows)] = (name, seed)
+                                  (schedulers or {}).get((name, seed)), all_rows, time_budget_s)] = (name, seed)
         done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
         drain()
         for ref in done:

@@ -164,6 +164,7 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     (["--smoke", "--budget", "0"], "--budget 0 is smaller than --n-init 3"),
     (["--smoke", "--n-init", "-3"], "--n-init -3 must be at least 1"),
     (["--smoke", "--seeds", "1", "1"], "--seeds [1, 1] repeats a seed"),
+    (["--smoke", "--minutes-per-run", "0"], "--minutes-per-run 0.0 is not allowed; allowed: a number of minutes > 0"),
     (["--hw-cache", "/tmp"], "--hw-cache /tmp exists and is not a file"),
 ])
 def test_bad_paths_and_smoke_overrides_fail_with_one_line(tmp_path, flags, message):

@@ -152,3 +152,23 @@ def test_study_bounds_reach_every_searcher_that_uses_them():
     assert np.allclose(qnehvi.core.bounds, [[50.0, 80.0], [0.0, 4.0 * math.log(10)]])  # natural log inside
     assert built[("hyperopt", 0)].searcher.bounds == {"err": (50.0, 80.0), "log10_edp": (0.0, 4.0)}
     assert built[("coflex", 0)].searcher.objective_bounds == {"err": [50.0, 80.0], "edp": [1.0, 1e4]}
+
+
+def test_minutes_per_run_stops_each_run_on_the_clock(tmp_path):
+    """``--minutes-per-run`` (``time_budget_s``) ends a run on wall clock, long before its trial budget
+    (NB201 x measured latency: table lookups, so thousands of trials would fit without the clock)."""
+    from functools import partial
+
+    from coflex_ray.runner import init_ray
+    from coflex_ray.spaces import NB201_SPACE
+    from coflex_ray.study import build_searchers, run_study
+    from coflex_ray.trial import EvalSpec, cosearch_trial
+
+    built = build_searchers(["random"], NB201_SPACE, [0], n_init=2, concurrency=1)
+    init_ray(num_cpus=1)
+    start = time.time()
+    spec = EvalSpec("nb201", "cifar10", device="pixel3")
+    results, failed = run_study(partial(cosearch_trial, spec=spec), NB201_SPACE, built, budget=5000, out=tmp_path,
+                                time_budget_s=15)
+    assert not failed and 1 <= len(results) < 5000
+    assert time.time() - start < 120
