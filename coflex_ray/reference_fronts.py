@@ -13,8 +13,9 @@ reference point 1.1 in every coordinate:
 * ``kind="best-known"``: the non-dominated union of every feasible point of documented long runs
   (SSS x accelerator, NB201 x accelerator, where 3.4e14 accelerators rule out enumeration), written
   by :func:`write_best_known` with the command that made it and shipped under
-  ``coflex_ray/data/fronts/``.  None is shipped yet; :func:`reference_front_for` then returns None and
-  the study says that it falls back to the union of its own runs.
+  ``coflex_ray/data/fronts/``.  Shipped: SSS (ImageNet16-120, surrogate error) x zigzag-fixed.  For
+  a benchmark without one, :func:`reference_front_for` returns None and the study says that it falls
+  back to the union of its own runs.
 
 HV fractions above 1 are possible only against a best-known front (a run found better points).
 """
