@@ -185,7 +185,9 @@ def test_repeated_searcher_is_dropped_with_a_note(tmp_path):
 @pytest.mark.slow
 def test_probe_without_a_feasible_config_says_why_and_leaves_nothing(tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.run([*SSS, "--smoke", "--trial-timeout", "0.000001", "--out", str(out)],
+    # an accuracy source without a shipped reference front, so the study probes for its bounds
+    proc = subprocess.run([*SSS, "--smoke", "--network-evaluator", "params", "--trial-timeout", "0.000001",
+                           "--out", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     errors = [l for l in proc.stderr.splitlines() if l.startswith("error")]
     assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
