@@ -41,6 +41,7 @@ import warnings
 
 import numpy as np
 import torch
+from botorch.acquisition import AcquisitionFunction
 
 from ..spaces import Space
 from .core import ModelCore
@@ -49,32 +50,32 @@ from .models import DTYPE, fit_exact_gp, log_prob_feasible
 ACQUISITIONS = ("qnehvi", "qehvi", "qnparego")
 
 
-def feasibility_weighted(acq, model):
-    """``acq`` (a log-space BoTorch acquisition) plus the log probability that every point of the batch is
-    feasible under the classifier ``model`` (:func:`.models.fit_feasibility`); ``acq`` itself if
-    ``model`` is None.  Pending points are passed through to ``acq``."""
-    if model is None:
-        return acq
-    from botorch.acquisition import AcquisitionFunction
+class FeasibilityWeighted(AcquisitionFunction):
+    """A log-space BoTorch acquisition ``acq`` plus the log probability that every point of the batch
+    is feasible under the classifier ``model`` (:func:`.models.fit_feasibility`).  Pending points are
+    passed through to ``acq``."""
 
-    class FeasibilityWeighted(AcquisitionFunction):
-        _log = True
+    _log = True
 
-        def __init__(self) -> None:
-            super().__init__(acq.model)
-            self.acq = acq
+    def __init__(self, acq: AcquisitionFunction, model) -> None:
+        super().__init__(acq.model)
+        self.acq, self.feasibility = acq, model
 
-        @property
-        def X_pending(self):  # noqa: N802 - BoTorch's name
-            return self.acq.X_pending
+    @property
+    def X_pending(self):  # noqa: N802 - BoTorch's name
+        return self.acq.X_pending
 
-        def set_X_pending(self, X_pending=None) -> None:  # noqa: N803
-            self.acq.set_X_pending(X_pending)
+    def set_X_pending(self, X_pending=None) -> None:  # noqa: N803
+        self.acq.set_X_pending(X_pending)
 
-        def forward(self, X):  # noqa: N803
-            return self.acq(X) + log_prob_feasible(model, X).sum(-1)
+    def forward(self, X):  # noqa: N803
+        return self.acq(X) + log_prob_feasible(self.feasibility, X).sum(-1)
 
-    return FeasibilityWeighted()
+
+def feasibility_weighted(acq: AcquisitionFunction, model) -> AcquisitionFunction:
+    """``acq`` weighted by the feasibility classifier ``model`` (:class:`FeasibilityWeighted`), or ``acq``
+    itself while there is none (nothing has failed)."""
+    return acq if model is None else FeasibilityWeighted(acq, model)
 
 
 def check_acquisition(acquisition: str) -> None:

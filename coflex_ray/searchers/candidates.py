@@ -68,6 +68,11 @@ def candidate_set(space: Space, X: np.ndarray, Y: np.ndarray, rng: np.random.Gen
         mutated = base.copy()
         mutated[np.arange(len(mutated)), rng.integers(d, size=len(mutated))] = rng.random(len(mutated))
         parts.append(mutated)
+    return untaken_legal(space, parts, is_taken)
+
+
+def untaken_legal(space: Space, parts: list[np.ndarray], is_taken: Callable[[Index], bool]) -> np.ndarray:
+    """The cube points of ``parts`` snapped to legal values, without repeats and taken points."""
     C = np.unique(space.snap(np.vstack(parts)), axis=0)
     return C[~np.array([is_taken(to_index(space, c)) for c in C], dtype=bool)]
 
@@ -158,5 +163,4 @@ def trust_region_set(space: Space, centres: np.ndarray, length: float, n: int, r
         P[:, cat] = np.where(flip[:, cat], rng.random((per, int(cat.sum()))), c[cat])
         parts.append(P)
         parts.append(to_cubes(space, np.array(neighbours(space, to_index(space, c)))))
-    C = np.unique(space.snap(np.vstack(parts)), axis=0)
-    return C[~np.array([is_taken(to_index(space, x)) for x in C], dtype=bool)]
+    return untaken_legal(space, parts, is_taken)

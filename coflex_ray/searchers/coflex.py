@@ -187,7 +187,7 @@ class CoflexCore(ModelCore):
         self.n_directions, self.n_starts, self.local_steps, self.clip = n_directions, n_starts, local_steps, clip
         self.trust_region, self.tr_length, self.tr_succ, self.tr_fail, self.tr_seen = trust_region, TR_INIT, 0, 0, 0
 
-    def update_region(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def update_region(self, Y: np.ndarray) -> None:
         """TuRBO's rule on the whole batch: the region doubles after ``TR_SUCC`` batches that put a new
         point on the front, halves after ``TR_FAIL`` batches that did not, and restarts when too small."""
         if self.tr_seen and len(Y) > self.tr_seen:
@@ -208,7 +208,7 @@ class CoflexCore(ModelCore):
         torch.manual_seed(self.seed * 100_003 + self.n_batches)
         C = np.zeros((0, self.space.ndim))
         if self.trust_region and len(Y):
-            self.update_region(X, Y)
+            self.update_region(Y)
             C = trust_region_set(self.space, X[nondominated(Y)], self.tr_length, self.n_candidates, self.rng,
                                  self.is_taken)
         if len(C) == 0:  # no region (disabled, nothing good yet) or a region with nothing left untaken
@@ -253,7 +253,7 @@ class CoflexCore(ModelCore):
         pool = np.array(sorted(pooled))
         keep = pareto_layers(pool, L, n)
         front = (np.vstack([Y[nondominated(Y)], P_mean]) - ideal) / span
-        return [C[i] for i in self.fuse(keep, L[keep], (S / span)[keep], pfeas[keep], front, n)]
+        return [C[i] for i in self.fuse(keep, L[keep], pfeas[keep], front, n)]
 
     def feasibility(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
         """Rule 4's weight: the probability that each candidate is feasible, from a sparse-GP classifier
@@ -288,9 +288,8 @@ class CoflexCore(ModelCore):
         return np.vstack([C, P]), np.vstack([M, Mn]), np.vstack([S, Sn])
 
     @staticmethod
-    def fuse(pool: np.ndarray, L: np.ndarray, S: np.ndarray, pfeas: np.ndarray, front: np.ndarray,
-             n: int) -> list[int]:
-        """Rule 7: greedy batch by optimistic hypervolume improvement (normalised ``L``, ``S``, ``front``)."""
+    def fuse(pool: np.ndarray, L: np.ndarray, pfeas: np.ndarray, front: np.ndarray, n: int) -> list[int]:
+        """Rule 7: greedy batch by optimistic hypervolume improvement (normalised ``L`` and ``front``)."""
         ref = np.full(L.shape[1], REF)
         chosen: list[int] = []
         remaining = list(range(len(pool)))

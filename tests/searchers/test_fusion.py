@@ -21,18 +21,17 @@ def test_batch_holds_a_mid_front_pick_and_clipping_stops_far_extremes():
     front = np.array([[0.0, 1.0], [1.0, 0.0]])
     L = np.array([[-0.05, 0.95], [0.95, -0.05], [-5.0, 0.9], [0.35, 0.35]])
     clipped = np.maximum(L, -0.2)
-    S = np.full_like(L, 0.1)
-    picks = CoflexCore.fuse(np.arange(4), clipped, S, np.ones(4), front, n=2)
+    picks = CoflexCore.fuse(np.arange(4), clipped, np.ones(4), front, n=2)
     assert picks[0] == 3  # the middle adds the most hypervolume
     assert 2 not in picks[:1]
     # unclipped, the far extreme would win: the clip is what stops it
-    assert CoflexCore.fuse(np.arange(4), L, S, np.ones(4), front, n=1) == [2]
+    assert CoflexCore.fuse(np.arange(4), L, np.ones(4), front, n=1) == [2]
 
 
 def test_feasibility_weight_enters_the_fusion():
     front = np.array([[0.0, 1.0], [1.0, 0.0]])
     L = np.array([[0.35, 0.35], [0.45, 0.45]])
-    assert CoflexCore.fuse(np.arange(2), L, np.zeros_like(L), np.array([0.1, 1.0]), front, n=1) == [1]
+    assert CoflexCore.fuse(np.arange(2), L, np.array([0.1, 1.0]), front, n=1) == [1]
 
 
 def test_front_scale_is_the_current_front():
@@ -54,9 +53,9 @@ def test_shortfall_hand_computed():
 def test_fallback_without_any_gain_takes_the_smallest_shortfall_not_the_largest_sd():
     front = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
     L = np.array([[0.9, 0.9], [0.6, 1.05], [3.0, 3.0]])  # all dominated or outside: no hypervolume gain
-    S = np.array([[0.1, 0.1], [0.1, 0.1], [5.0, 5.0]])
+    # the old rule took the largest posterior sd, here the far candidate 2 (3.0, 3.0)
     assert np.allclose(shortfall(L, front, np.full(2, 1.1)), [0.4, 0.1, 2.5])
-    assert CoflexCore.fuse(np.arange(3), L, S, np.ones(3), front, n=1) == [1]
+    assert CoflexCore.fuse(np.arange(3), L, np.ones(3), front, n=1) == [1]
 
 
 def test_trust_region_candidates_stay_in_the_region():
@@ -78,29 +77,29 @@ def test_trust_region_candidates_stay_in_the_region():
     assert tiny == {0, 1, 2, 3}  # ...and with a tiny region only through the one-step neighbours
 
 
-def test_trust_region_doubles_on_success_halves_on_failure(monkeypatch):
+def test_trust_region_doubles_on_success_halves_on_failure():
     core = CoflexCore(SPACE, n_obj=2, seed=0)
     start = coflex_module.TR_INIT
     Y = np.array([[1.0, 1.0]])
-    core.update_region(None, Y)
+    core.update_region(Y)
     Y = np.vstack([Y, [[0.5, 2.0]]])   # a new front point: success 1
-    core.update_region(None, Y)
+    core.update_region(Y)
     Y = np.vstack([Y, [[0.4, 1.5]]])   # success 2: doubled
-    core.update_region(None, Y)
+    core.update_region(Y)
     assert core.tr_length == min(2 * start, coflex_module.TR_MAX)
     Y = np.vstack([Y, [[2.0, 2.0]]])   # dominated: failure 1
-    core.update_region(None, Y)
+    core.update_region(Y)
     Y = np.vstack([Y, [[0.4, 1.5]]])   # equal to a front point: no new point on the front, failure 2
-    core.update_region(None, Y)
+    core.update_region(Y)
     assert core.tr_length == min(2 * start, coflex_module.TR_MAX) / 2
     core.tr_length = coflex_module.TR_MIN * 1.5
     for _ in range(coflex_module.TR_FAIL):
         Y = np.vstack([Y, [[3.0, 3.0]]])
-        core.update_region(None, Y)
+        core.update_region(Y)
     assert core.tr_length == start  # collapsed: restarted
 
 
-def test_given_bounds_set_the_normalisation():
+def test_given_bounds_set_the_normalisation(monkeypatch):
     """With bounds the fusion normalises by them (the study's information), without by the front."""
     def run(bounds):
         core = CoflexCore(SPACE, n_obj=2, seed=0, n_init=5, batch_size=2, n_candidates=64, num_inducing=8,
@@ -109,12 +108,9 @@ def test_given_bounds_set_the_normalisation():
             core.tell(x, np.array([x[0], 1 - x[0] + x[1]]))
         seen = {}
         original = coflex_module.front_scale
-        monkey = lambda Y: seen.setdefault("front", original(Y))  # noqa: E731
-        coflex_module.front_scale = monkey
-        try:
-            core.ask(2)
-        finally:
-            coflex_module.front_scale = original
+        monkeypatch.setattr(coflex_module, "front_scale", lambda Y: seen.setdefault("front", original(Y)))
+        core.ask(2)
+        monkeypatch.undo()
         return seen
 
     assert "front" in run(None) and run(np.array([[0.0, 1.0], [0.0, 2.0]])) == {}
