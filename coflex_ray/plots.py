@@ -97,8 +97,13 @@ def running_minima(results: pd.DataFrame, path: Path, err_label: str, hw: str = 
     for ax in axes:
         ax.set_xlabel("evaluations")
     axes[0].legend(fontsize=8)
-    fig.suptitle("Per-objective running minima (median over seeds)")
+    return save_figure(fig, "Per-objective running minima (median over seeds)", path)
+
+
+def save_figure(fig, title: str, path: Path) -> Path:
+    """Title, lay out, save (120 dpi) and close a multi-axes figure."""
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _plt().close(fig)
     return path

@@ -7,6 +7,7 @@ one progress line per finished trial, and the tidy result table.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -15,6 +16,9 @@ from typing import Any, Callable
 import pandas as pd
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# An infeasible or failed trial reports its hardware objective as inf by design; Tune's TensorBoard
+# logger warns "NaN or Inf found in input tensor." for each such row, which only hides the progress lines.
+logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)
 
 # Tune retries a trial this many times when it dies with its worker (a lost node, an OOM kill).
 # Evaluator failures never reach Tune: the trial catches them and reports an infeasible result, so

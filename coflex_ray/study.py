@@ -175,7 +175,17 @@ def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, 
 
 
 def _finish(df: pd.DataFrame, stats: dict[str, float], name: str, seed: int, out: Path) -> pd.DataFrame:
-    """Add the study columns, save the run's table at once (kept if a later run dies), print ``[done]``."""
+    """Add the study columns, save the run's table at once (kept if a later run dies), print ``[done]``.
+
+    A run that ``--resume`` only read back (every trial already in its saved table) keeps the saved
+    ``run_wall_s``/``suggest_s``: reading it took no search time, so the new figures would be ~0."""
+    saved = out / "runs" / f"{name}_seed{seed}.parquet"
+    if saved.exists() and "trial_id" in df:
+        import pandas as pd
+
+        old = pd.read_parquet(saved)
+        if {"trial_id", "run_wall_s", "suggest_s"} <= set(old) and set(df["trial_id"]) <= set(old["trial_id"]):
+            stats = {**stats, "wall_s": float(old["run_wall_s"].iloc[0]), "suggest_s": float(old["suggest_s"].iloc[0])}
     df["searcher"], df["seed"], df["run_wall_s"], df["suggest_s"] = name, seed, stats["wall_s"], stats["suggest_s"]
     # seconds since the run started (a resumed run: since its first result)
     df["completed_at"] = (df["timestamp"] - min(stats["start"], df["timestamp"].min()) if "timestamp" in df

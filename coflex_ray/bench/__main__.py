@@ -16,6 +16,7 @@ BENCHES = {
     "soak": "coflex_ray.bench.soak",
     "surrogate": "coflex_ray.bench.surrogate",
     "best-known": "coflex_ray.bench.best_known",
+    "anytime": "coflex_ray.bench.anytime",
     "sparse-gp": "coflex_ray.bench.sparse_gp",
     "multifidelity": "coflex_ray.bench.multifidelity",
 }

@@ -40,6 +40,8 @@ def command_of(info: dict) -> str:
     parts = [f"python {script}", f"--budget {args['budget']}", f"--n-init {args['n_init']}",
              "--seeds " + " ".join(map(str, args["seeds"])), "--searchers " + " ".join(args["searchers"]),
              f"--dataset {args['dataset']}", f"--fidelity {args['fidelity']}", f"--concurrency {args['concurrency']}"]
+    if args.get("minutes_per_run"):
+        parts.append(f"--minutes-per-run {args['minutes_per_run']:g}")
     if args.get("network_evaluator"):
         parts.append(f"--network-evaluator {args['network_evaluator']}")
     if args.get("nats_sss"):

@@ -44,6 +44,8 @@ class CoflexSearch(AskTellSearcher):
         clip: optimistic normalised predictions are clipped below at ``-clip``.
         trust_region: draw candidates in a TuRBO-style trust region around the observed front
             (rule 2 of :mod:`.coflex`); ``False``: from the whole space.
+        warp: each sparse GP models the normal scores of its objective's ranks (a Gaussian copula,
+            :mod:`.warping`; rule 1 of :mod:`.coflex`); ``False``: the standardised values.
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (the fusion normalises by them; without
             them, by the current observed front), ``infeasible_key``, ``float_levels`` of
             :class:`.adapter.AskTellSearcher`.
@@ -58,13 +60,14 @@ class CoflexSearch(AskTellSearcher):
                  mode: str | Sequence[str] | None = None, *, n_init: int = 10, batch_size: int = 4,
                  num_inducing: int = NUM_INDUCING, n_candidates: int = 1024, proposals_per_objective: int = 16,
                  beta: float = 1.0, kappa: float = 2.0, n_directions: int = 16, n_starts: int = 4,
-                 local_steps: int = 3, clip: float = 0.2, trust_region: bool = True, **kwargs: Any) -> None:
+                 local_steps: int = 3, clip: float = 0.2, trust_region: bool = True, warp: bool = True,
+                 **kwargs: Any) -> None:
         check_model_options(n_init, batch_size)
         check_options(num_inducing, proposals_per_objective, beta)
         self.options = dict(n_init=n_init, batch_size=batch_size, num_inducing=num_inducing,
                             n_candidates=n_candidates, proposals_per_objective=proposals_per_objective, beta=beta,
                             kappa=kappa, n_directions=n_directions, n_starts=n_starts, local_steps=local_steps,
-                            clip=clip, trust_region=trust_region)
+                            clip=clip, trust_region=trust_region, warp=warp)
         super().__init__(space, metric, mode, **kwargs)
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> CoflexCore:

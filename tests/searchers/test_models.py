@@ -185,3 +185,26 @@ def test_botorch_baselines_avoid_a_region_where_trials_failed():
     weighted = sum(failed_picks(a, True) for a in ("qnparego", "qnehvi"))
     plain = sum(failed_picks(a, False) for a in ("qnparego", "qnehvi"))
     assert weighted <= 1 < 3 <= plain  # measured: 1 of 8 weighted, 5 of 8 without
+
+
+def test_rank_gauss_warp_keeps_order_ties_and_inverts():
+    """CoflexSearch's output warp: normal scores of the ranks (ties share one), an outlier is just the
+    highest rank, and the inverse returns every observation and extrapolates linearly past the ends."""
+    from scipy.stats import norm
+
+    from coflex_ray.searchers.warping import RankGauss
+
+    y = np.array([6.0, 90.0, 7.0, 90.0, 8.0])
+    w = RankGauss(y)
+    # ranks 1, 4.5, 2, 4.5, 3 -> Phi^-1((r - 0.5) / 5)
+    assert w.z == pytest.approx(norm.ppf((np.array([1, 4.5, 2, 4.5, 3]) - 0.5) / 5))
+    assert w.z[1] == w.z[3] and w.z.max() < 1.3  # the 90s: tied, and no further out than any top rank
+    assert w.inverse(w.z) == pytest.approx(y)
+    zs = np.linspace(-4, 4, 81)
+    assert np.all(np.diff(w.inverse(zs)) >= 0)  # monotone
+    # below the best observation: the slope of the lowest tenth (here the lowest two knots)
+    slope = (7.0 - 6.0) / (w.z[2] - w.z[0])
+    assert w.inverse(np.array([w.z[0] - 1.0]))[0] == pytest.approx(6.0 - slope)
+    assert RankGauss(np.array([3.0])).inverse(np.array([-1.0, 2.0])) == pytest.approx([3.0, 3.0])
+    with pytest.raises(ValueError, match="finite"):
+        RankGauss(np.array([1.0, np.nan]))
