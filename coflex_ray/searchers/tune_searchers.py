@@ -44,6 +44,8 @@ class CoflexSearch(AskTellSearcher):
         clip: optimistic normalised predictions are clipped below at ``-clip``.
         trust_region: draw candidates in a TuRBO-style trust region around the observed front
             (rule 2 of :mod:`.coflex`); ``False``: from the whole space.
+        global_candidates: Sobol points of a global candidate set that joins the trust region's (0:
+            the region's alone).
         warp: each sparse GP models the normal scores of its objective's ranks (a Gaussian copula,
             :mod:`.warping`; rule 1 of :mod:`.coflex`); ``False``: the standardised values.
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (the fusion normalises by them; without
@@ -61,13 +63,13 @@ class CoflexSearch(AskTellSearcher):
                  num_inducing: int = NUM_INDUCING, n_candidates: int = 1024, proposals_per_objective: int = 16,
                  beta: float = 1.0, kappa: float = 2.0, n_directions: int = 16, n_starts: int = 4,
                  local_steps: int = 3, clip: float = 0.2, trust_region: bool = True, warp: bool = True,
-                 **kwargs: Any) -> None:
+                 global_candidates: int = 1024, **kwargs: Any) -> None:
         check_model_options(n_init, batch_size)
-        check_options(num_inducing, proposals_per_objective, beta)
+        check_options(num_inducing, proposals_per_objective, beta, global_candidates)
         self.options = dict(n_init=n_init, batch_size=batch_size, num_inducing=num_inducing,
                             n_candidates=n_candidates, proposals_per_objective=proposals_per_objective, beta=beta,
                             kappa=kappa, n_directions=n_directions, n_starts=n_starts, local_steps=local_steps,
-                            clip=clip, trust_region=trust_region, warp=warp)
+                            clip=clip, trust_region=trust_region, warp=warp, global_candidates=global_candidates)
         super().__init__(space, metric, mode, **kwargs)
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> CoflexCore:
