@@ -114,13 +114,13 @@ def test_anytime_table_on_a_hand_computed_run():
     Bounds err [0, 10], log10 edp [0, 1] (edp 1..10), reference 1.1.  Run: t=1 s (err 5, edp 10**0.5)
     -> normalised (0.5, 0.5), HV 0.36; t=3 s an infeasible trial; t=4 s (0, 10**1) -> (0, 1.0),
     HV 0.36 + 0.5 * 0.1 = 0.41.  Scaled by 0.5 (a reference front's HV)."""
-    from coflex_ray.bench.anytime import at_times, table
+    from coflex_ray.bench.anytime import at_times, run_curves, table
 
     bounds = {"err": [0.0, 10.0], "log10_edp": [0.0, 1.0]}
     run = pd.DataFrame({"err": [5.0, 1.0, 0.0], "edp": [10 ** 0.5, float("inf"), 10.0],
                         "feasible": [True, False, True], "completed_at": [1.0, 3.0, 4.0],
                         "searcher": "coflex", "seed": 0})
-    t = table(run, bounds, 0.5, seconds=(0.5, 2.0, 4.0, 100.0), evals=(1, 3, 5), limit=60.0)
+    t = table(run_curves(run, bounds, 0.5), seconds=(0.5, 2.0, 4.0, 100.0), evals=(1, 3, 5), limit=60.0)
     row = t.iloc[0]
     assert np.isnan(row["t0.5s"]) and row["t2.0s"] == pytest.approx(0.72) and row["t4.0s"] == pytest.approx(0.82)
     assert np.isnan(row["t100.0s"])  # beyond the 60 s limit per run: no claim

@@ -32,12 +32,24 @@ EVALS = (30, 100, 300, 1000, 2000)
 def reference_of(info: dict):
     """The reference front the study's own analysis used (None where the benchmark has none)."""
     from ..reference_fronts import reference_front_for
+    from .best_known import final_tier
 
     args = info["args"]
-    ladder = args.get("fidelity_ladder")
-    tier = ladder.split(",")[-1] if ladder and not ladder.startswith("epochs") else args["fidelity"]
-    return reference_front_for(info["benchmark"], args["dataset"], tier, args.get("device"),
+    return reference_front_for(info["benchmark"], args["dataset"], final_tier(args), args.get("device"),
                                info.get("accuracy_source"))
+
+
+def run_curves(results: pd.DataFrame, bounds: dict, scale: float
+               ) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
+    """``(completion times, HV / scale after each evaluation)`` of every (searcher, seed) run, in the
+    study's order: computed once for the table and the plot."""
+    from ..analysis import final_rows, hv_curve
+
+    out = {}
+    for key, run in final_rows(results).groupby(["searcher", "seed"], sort=False):
+        run = run.sort_values("completed_at")
+        out[key] = run["completed_at"].to_numpy(float), hv_curve(run, bounds) / scale
+    return out
 
 
 def at_times(curve: np.ndarray, t: np.ndarray, seconds: tuple[float, ...], limit: float | None) -> list[float]:
@@ -51,29 +63,21 @@ def at_times(curve: np.ndarray, t: np.ndarray, seconds: tuple[float, ...], limit
     return out
 
 
-def table(results: pd.DataFrame, bounds: dict, scale: float, seconds: tuple, evals: tuple,
-          limit: float | None = None) -> pd.DataFrame:
-    """One row per searcher: median over seeds of the scaled HV at ``seconds`` and ``evals``, the
-    evaluations reached, and the median seconds per evaluation in the first and last 100 evaluations."""
-    from ..analysis import final_rows, hv_curve
-
-    rows = []
-    for name, df in final_rows(results).groupby("searcher", sort=False):
-        per_seed = []
-        for _, run in df.groupby("seed"):
-            run = run.sort_values("completed_at")
-            t = run["completed_at"].to_numpy(float)
-            curve = hv_curve(run, bounds) / scale
-            n = len(curve)
-            gaps = np.diff(np.concatenate([[0.0], t]))
-            per_seed.append([*at_times(curve, t, seconds, limit),
-                             *[float(curve[e - 1]) if e <= n else float("nan") for e in evals],
-                             n, float(t[-1]), float(np.mean(gaps[:100])), float(np.mean(gaps[-100:]))])
-        cols = ([f"t{s}s" for s in seconds] + [f"n{e}" for e in evals]
-                + ["evaluations", "run_s", "s_per_eval_first100", "s_per_eval_last100"])
-        med = pd.DataFrame(per_seed, columns=cols).median()
-        rows.append({"searcher": name, "seeds": len(per_seed), **med.to_dict()})
-    return pd.DataFrame(rows)
+def table(curves: dict, seconds: tuple, evals: tuple, limit: float | None = None) -> pd.DataFrame:
+    """One row per searcher of :func:`run_curves`: median over seeds of the scaled HV at ``seconds``
+    and ``evals``, the evaluations reached, and the mean seconds per evaluation over the first and the
+    last 100 evaluations."""
+    per_searcher: dict[str, list] = {}
+    for (name, _), (t, curve) in curves.items():
+        n = len(curve)
+        gaps = np.diff(np.concatenate([[0.0], t]))
+        per_searcher.setdefault(name, []).append(
+            [*at_times(curve, t, seconds, limit), *[float(curve[e - 1]) if e <= n else float("nan") for e in evals],
+             n, float(t[-1]), float(np.mean(gaps[:100])), float(np.mean(gaps[-100:]))])
+    cols = ([f"t{s}s" for s in seconds] + [f"n{e}" for e in evals]
+            + ["evaluations", "run_s", "s_per_eval_first100", "s_per_eval_last100"])
+    return pd.DataFrame([{"searcher": name, "seeds": len(rows), **pd.DataFrame(rows, columns=cols).median().to_dict()}
+                         for name, rows in per_searcher.items()])
 
 
 def format_table(t: pd.DataFrame, seconds: tuple, evals: tuple, what: str) -> str:
@@ -92,18 +96,15 @@ def format_table(t: pd.DataFrame, seconds: tuple, evals: tuple, what: str) -> st
     return "\n".join(lines)
 
 
-def plot(results: pd.DataFrame, bounds: dict, scale: float, path: Path, what: str) -> Path:
-    """HV (fraction) against wall clock, log time axis, one line per (searcher, seed)."""
-    from ..analysis import final_rows, hv_curve
+def plot(curves: dict, path: Path, what: str) -> Path:
+    """HV (fraction) of :func:`run_curves` against wall clock and evaluations, log axes, one line per run."""
     from ..plots import _plt, save_figure
 
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     colours: dict[str, str] = {}
-    for (name, seed), run in final_rows(results).groupby(["searcher", "seed"], sort=False):
-        run = run.sort_values("completed_at")
-        curve = hv_curve(run, bounds) / scale
-        t = np.maximum(run["completed_at"].to_numpy(float), 1.0)  # Ray's timestamps are whole seconds
+    for (name, _), (t, curve) in curves.items():
+        t = np.maximum(t, 1.0)  # Ray's timestamps are whole seconds
         kw = {"color": colours.get(name), "label": None if name in colours else name, "drawstyle": "steps-post"}
         line, = axes[0].plot(t, curve, **kw)
         colours.setdefault(name, line.get_color())
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     seconds, evals = tuple(a.seconds), tuple(a.evals)
     minutes = info["args"].get("minutes_per_run")
     limit = 60.0 * minutes if minutes else None
-    print(format_table(table(results, bounds, scale, seconds, evals, limit), seconds, evals, what))
-    path = plot(results, bounds, scale, Path(a.plot) if a.plot else d / "hv_anytime.png", what)
+    curves = run_curves(results, bounds, scale)
+    print(format_table(table(curves, seconds, evals, limit), seconds, evals, what))
+    path = plot(curves, Path(a.plot) if a.plot else d / "hv_anytime.png", what)
     print(f"plot: {path}")

@@ -29,9 +29,13 @@ def study_key(info: dict) -> tuple[str, str, str, str]:
         raise ValueError("a --device study has an exact reference front; a best-known front is not needed")
     if "accuracy_source" not in info:
         raise ValueError("run_info.json names no accuracy_source (a study from before it was recorded)")
+    return info["benchmark"], args["dataset"], info["accuracy_source"], final_tier(args)
+
+
+def final_tier(args: dict) -> str:
+    """The hardware tier a finished study's results are at: the top of a hardware ladder, else ``--fidelity``."""
     ladder = args.get("fidelity_ladder")
-    fidelity = ladder.split(",")[-1] if ladder and not ladder.startswith("epochs") else args["fidelity"]
-    return info["benchmark"], args["dataset"], info["accuracy_source"], fidelity
+    return ladder.split(",")[-1] if ladder and not ladder.startswith("epochs") else args["fidelity"]
 
 
 def command_of(info: dict) -> str:

@@ -155,7 +155,7 @@ def pareto_layers(pool: np.ndarray, L: np.ndarray, n: int) -> np.ndarray:
     return np.array(keep, dtype=int)
 
 
-def check_options(num_inducing: int, proposals_per_objective: int, beta: float, global_candidates: int = 0) -> None:
+def check_options(num_inducing: int, proposals_per_objective: int, beta: float, global_candidates: int) -> None:
     if num_inducing < 2:
         raise ValueError(f"num_inducing={num_inducing} must be at least 2")
     if proposals_per_objective < 1:

@@ -34,8 +34,8 @@ class RankGauss:
         if y.ndim != 1 or not len(y) or not np.all(np.isfinite(y)):
             raise ValueError(f"RankGauss needs a non-empty 1-d array of finite values, got shape {y.shape}")
         self.z = norm.ppf((rankdata(y) - 0.5) / len(y))
-        self.knots_y, inverse = np.unique(y, return_inverse=True)
-        self.knots_z = np.bincount(inverse, self.z) / np.bincount(inverse)  # ties share one z already
+        self.knots_y, first = np.unique(y, return_index=True)
+        self.knots_z = self.z[first]  # tied values share their mean rank, hence one z
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
         """Objective values of warped values ``z`` (monotone; linear beyond the observed range)."""
