@@ -160,8 +160,12 @@ def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, 
              all_rows: bool = False, time_budget_s: float | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """One (searcher, seed) Tuner run: (Ray's result table, our searcher's ``suggest_s``/``n_fallbacks``);
     with ``all_rows`` the table has every reported row (one per rung of a multi-step trial)."""
+    from ray import tune
+
     from .runner import run_tuner
 
+    path = out / "ray_results" / f"{name}_seed{seed}"
+    resumed = resume and tune.Tuner.can_restore(str(path.resolve()))
     start = time.time()
     df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
                    name=f"{name}_seed{seed}", label=f"{name}/seed{seed}", progress_every=max(10, budget // 4),
@@ -169,9 +173,31 @@ def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, 
     if df.empty or "err" not in df:
         raise RuntimeError(f"the run returned no results ({len(df)} rows)")
     inner = getattr(alg, "searcher", alg)  # ConcurrencyLimiter -> the searcher it wraps
-    return df, {"wall_s": time.time() - start, "start": start,
+    wall = time.time() - start
+    if resumed:
+        # Tuner.restore searched with its own unpickled copy of the searcher, not ``alg``: load that
+        # copy's final saved state (Tune saves it when the run ends) so its suggest seconds, which
+        # include the interrupted part's, are the ones reported.
+        if hasattr(inner, "suggest_time_s"):
+            alg.restore_from_dir(str(path.resolve()))
+            inner = getattr(alg, "searcher", alg)
+        wall += interrupted_wall_s(df, start)
+    return df, {"wall_s": wall, "start": start,
                 "suggest_s": float(getattr(inner, "suggest_time_s", float("nan"))),
                 "n_fallbacks": int(getattr(inner, "n_fallbacks", 0))}
+
+
+def interrupted_wall_s(df: pd.DataFrame, resumed_at: float) -> float:
+    """Wall seconds the interrupted part of a resumed run had searched: from the first of its trials'
+    start to the last of its results (rows reported before ``resumed_at``; Tune's ``timestamp`` is
+    the result's time and ``time_total_s`` the trial's running time).  Work lost to the interruption
+    (trials running at the kill) is not counted; 0 when no row predates the resume."""
+    if not {"timestamp", "time_total_s"} <= set(df):
+        return 0.0
+    before = df[df["timestamp"] < resumed_at]
+    if before.empty:
+        return 0.0
+    return float(before["timestamp"].max() - (before["timestamp"] - before["time_total_s"]).min())
 
 
 def _finish(df: pd.DataFrame, stats: dict[str, float], name: str, seed: int, out: Path) -> pd.DataFrame:

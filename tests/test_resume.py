@@ -52,3 +52,19 @@ def test_sigkill_then_resume_keeps_every_trial_and_reaches_the_budget(tmp_path):
     assert before <= set(df["trial_id"])  # every trial completed before the kill is kept
     keys = df[[c for c in df.columns if c.startswith("config/")]].astype(str).apply(tuple, axis=1)
     assert keys.is_unique  # the restored searcher did not re-propose anything
+    # timings cover both parts: Tune searched with its own restored copy of the searcher, whose
+    # suggest seconds must be reported (not the ~0 of the object the driver built), and the wall
+    # seconds include the interrupted part
+    first = df[df["trial_id"].isin(before)]
+    span_before = first["timestamp"].max() - (first["timestamp"] - first["time_total_s"]).min()
+    assert df["suggest_s"].iloc[0] > 0.5
+    assert df["run_wall_s"].iloc[0] >= span_before > 0
+
+
+def test_interrupted_wall_counts_only_results_before_the_resume():
+    from coflex_ray.study import interrupted_wall_s
+
+    df = pd.DataFrame({"timestamp": [100.0, 130.0, 500.0], "time_total_s": [20.0, 25.0, 10.0]})
+    assert interrupted_wall_s(df, resumed_at=400.0) == pytest.approx(130.0 - 80.0)  # first start 80
+    assert interrupted_wall_s(df, resumed_at=50.0) == 0.0
+    assert interrupted_wall_s(df.drop(columns="time_total_s"), resumed_at=400.0) == 0.0
