@@ -11,7 +11,7 @@ reference point 1.1 in every coordinate:
   measured latency (HELP / HW-NAS-Bench), both shipped, so the front is exact
   (:func:`nb201_device_front`).
 * ``kind="best-known"``: the non-dominated union of every feasible point of documented long runs
-  (SSS x accelerator, NB201 x accelerator, where 3.4e14 accelerators rule out enumeration), written
+  (SSS x accelerator, NB201 x accelerator, where 7.9e14 accelerators rule out enumeration), written
   by :func:`write_best_known` with the command that made it and shipped under
   ``coflex_ray/data/fronts/``.  Shipped: SSS (ImageNet16-120, surrogate error) x zigzag-fixed.  For
   a benchmark without one, :func:`reference_front_for` returns None and the study says that it falls

@@ -1,6 +1,6 @@
 """Best-known reference fronts from documented long runs: ``python -m coflex_ray.bench best-known DIR [DIR ...]``.
 
-Benchmarks whose configurations cannot all be evaluated (SSS or NB201 x accelerator: ~3.4e14
+Benchmarks whose configurations cannot all be evaluated (SSS or NB201 x accelerator: ~7.9e14
 accelerators) are measured against a best-known front: the non-dominated union of every feasible
 point that long runs of every searcher found (:func:`coflex_ray.reference_fronts.write_best_known`).
 This command reads finished studies (``results.parquet`` + ``run_info.json`` of ``experiments/sss.py``
