@@ -2,13 +2,16 @@
 reference HV, rank tests; every expected value below is computed by hand."""
 
 import math
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from coflex_ray.analysis import per_run_table, rank_tests, reference_metrics, summary_table
-from coflex_ray.reference_fronts import ReferenceFront, nb201_device_front, output_connected, write_best_known, read_front
+from coflex_ray.reference_fronts import (ReferenceFront, front_name, nb201_device_front, output_connected, read_front,
+                                         write_best_known)
 
 
 def _run(points: list[tuple[float, float]], searcher: str = "s", seed: int = 0, feasible=None) -> pd.DataFrame:
@@ -128,3 +131,23 @@ def test_anytime_table_on_a_hand_computed_run():
     assert row["evaluations"] == 3 and row["run_s"] == 4.0
     # without a limit a run that reached its budget keeps its final value
     assert at_times(np.array([0.1, 0.2]), np.array([1.0, 2.0]), (5.0,), None) == [0.2]
+
+
+@pytest.mark.parametrize("benchmark, dataset, source", [("sss", "ImageNet16-120", "sss-surrogate"),
+                                                        ("nb201", "cifar10", None)])
+def test_shipped_best_known_fronts_load_with_their_provenance(benchmark, dataset, source):
+    """Every shipped best-known front is found by its study's key, is non-dominated as stored, and
+    names the commands and the number of evaluations that made it."""
+    import json
+
+    from coflex_ray.reference_fronts import reference_front_for
+
+    front = reference_front_for(benchmark, dataset, "zigzag-fixed", accuracy_source=source)
+    assert front is not None and front.kind == "best-known" and front.hw == "edp"
+    meta = front.meta
+    assert meta["benchmark"] == benchmark and meta["dataset"] == dataset and meta["evaluations"] > len(front.points)
+    assert meta["commands"] and all(c.startswith(f"python experiments/{benchmark}.py") for c in meta["commands"])
+    stored = json.loads((Path(str(resources.files("coflex_ray"))) / "data" / "fronts" /
+                         f"{front_name(benchmark, dataset, 'zigzag-fixed', meta['accuracy_source'])}.json").read_text())
+    assert len(stored["points"]) == len(front.points)  # nothing dominated was shipped
+    assert 0.0 < front.hv
