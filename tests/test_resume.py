@@ -55,9 +55,9 @@ def test_sigkill_then_resume_keeps_every_trial_and_reaches_the_budget(tmp_path):
     assert keys.is_unique  # the restored searcher did not re-propose anything
     # timings cover both parts: Tune searched with its own restored copy of the searcher, whose
     # suggest seconds must be reported (not the ~0 of the object the driver built), and the wall
-    # seconds include the interrupted part
-    # results reported before the kill (a trial finished after Tune's last state save is run again
-    # on resume, and its row then carries the resumed run's time)
+    # seconds include the interrupted part, i.e. the span of the results reported before the kill
+    # (a trial that finished after Tune's last state save is run again on resume and its row then
+    # carries the resumed run's time, so trial ids with a result file are not that set)
     first = df[df["timestamp"] <= killed_at]
     span_before = first["timestamp"].max() - (first["timestamp"] - first["time_total_s"]).min()
     assert df["suggest_s"].iloc[0] > 0.5
