@@ -46,8 +46,10 @@ class CoflexSearch(AskTellSearcher):
             (rule 2 of :mod:`.coflex`); ``False``: from the whole space.
         global_candidates: Sobol points of a global candidate set that joins the trust region's (0:
             the region's alone).
-        warp: each sparse GP models the normal scores of its objective's ranks (a Gaussian copula,
-            :mod:`.warping`; rule 1 of :mod:`.coflex`); ``False``: the standardised values.
+        warp: each objective's output warp (:mod:`.warping`; rule 1 of :mod:`.coflex`): "auto" (the
+            normal scores of its ranks, a Gaussian copula, when it has far-out values, else its
+            standardised values), "rank", "power" (Yeo-Johnson) or "none"; ``True`` / ``False``
+            mean "rank" / "none".
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (the fusion normalises by them; without
             them, by the current observed front), ``infeasible_key``, ``float_levels`` of
             :class:`.adapter.AskTellSearcher`.
@@ -62,10 +64,10 @@ class CoflexSearch(AskTellSearcher):
                  mode: str | Sequence[str] | None = None, *, n_init: int = 10, batch_size: int = 4,
                  num_inducing: int = NUM_INDUCING, n_candidates: int = 1024, proposals_per_objective: int = 16,
                  beta: float = 1.0, kappa: float = 2.0, n_directions: int = 16, n_starts: int = 4,
-                 local_steps: int = 3, clip: float = 0.2, trust_region: bool = True, warp: bool = True,
+                 local_steps: int = 3, clip: float = 0.2, trust_region: bool = True, warp: str | bool = "auto",
                  global_candidates: int = 1024, **kwargs: Any) -> None:
         check_model_options(n_init, batch_size)
-        check_options(num_inducing, proposals_per_objective, beta, global_candidates)
+        check_options(num_inducing, proposals_per_objective, beta, global_candidates, warp)
         self.options = dict(n_init=n_init, batch_size=batch_size, num_inducing=num_inducing,
                             n_candidates=n_candidates, proposals_per_objective=proposals_per_objective, beta=beta,
                             kappa=kappa, n_directions=n_directions, n_starts=n_starts, local_steps=local_steps,

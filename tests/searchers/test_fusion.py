@@ -168,6 +168,27 @@ def test_coflex_core_batches_are_legal_untaken_and_distinct():
     assert np.allclose(np.array([SPACE.snap(x)[0] for x in core.X]), np.array(core.X))
 
 
+def test_auto_warp_mixes_warped_and_plain_objectives():
+    """``warp="auto"``: an objective with far-out values (a 90 %-error-like cell) gets the rank
+    warp, the other none, and a batch is still model-based (the mixed case once fell back to random
+    points on every batch)."""
+    from coflex_ray.searchers.warping import RankGauss, has_far_out, make_warp
+
+    core = CoflexCore(SPACE, n_obj=2, seed=0, n_init=6, batch_size=4, n_candidates=64, num_inducing=8)
+    assert core.warp == "auto"  # the default
+
+    def f(x):
+        return np.array([90.0 if x[2] > 0.75 else 8 + x[0], 1 - x[0] + (x[1] - 0.5) ** 2])
+
+    for _ in range(4):
+        for x in core.ask(6):
+            core.tell(x, f(x))
+    Y = core.observed()[1]
+    assert has_far_out(Y[:, 0]) and not has_far_out(Y[:, 1])
+    assert isinstance(make_warp("auto", Y[:, 0]), RankGauss) and make_warp("auto", Y[:, 1]) is None
+    assert core.n_fallbacks == 0 and len(core.results) == 24
+
+
 def test_optuna_gp_builds_and_suggests():
     from coflex_ray.study import REQUIRES, make_searcher
 
