@@ -34,6 +34,14 @@ WARPS = ("auto", "rank", "power", "none")
 FAR_OUT = 3.0  # Tukey's outer fences: beyond the quartiles by 3 interquartile ranges
 
 
+def observations(y: np.ndarray, who: str) -> np.ndarray:
+    """``y`` as a float array, checked: a warp is fitted to a non-empty 1-d array of finite values."""
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 1 or not len(y) or not np.all(np.isfinite(y)):
+        raise ValueError(f"{who} needs a non-empty 1-d array of finite values, got shape {y.shape}")
+    return y
+
+
 class RankGauss:
     """The warp fitted to the observations ``y`` of one objective.
 
@@ -42,9 +50,7 @@ class RankGauss:
     """
 
     def __init__(self, y: np.ndarray) -> None:
-        y = np.asarray(y, dtype=float)
-        if y.ndim != 1 or not len(y) or not np.all(np.isfinite(y)):
-            raise ValueError(f"RankGauss needs a non-empty 1-d array of finite values, got shape {y.shape}")
+        y = observations(y, "RankGauss")
         self.z = norm.ppf((rankdata(y) - 0.5) / len(y))
         self.knots_y, first = np.unique(y, return_index=True)
         self.knots_z = self.z[first]  # tied values share their mean rank, hence one z
@@ -79,9 +85,7 @@ class PowerWarp:
     """
 
     def __init__(self, y: np.ndarray) -> None:
-        y = np.asarray(y, dtype=float)
-        if y.ndim != 1 or not len(y) or not np.all(np.isfinite(y)):
-            raise ValueError(f"PowerWarp needs a non-empty 1-d array of finite values, got shape {y.shape}")
+        y = observations(y, "PowerWarp")
         self.mean, self.std = float(y.mean()), float(y.std()) or 1.0
         u = (y - self.mean) / self.std
         self.lam = float(np.clip(yeojohnson_normmax(u), -2.0, 2.0)) if np.ptp(u) > 0 else 1.0

@@ -4,10 +4,11 @@
 (commit "Record suggestion sequences ..."), which proved the split changed no suggestion; NSGA-II's
 sequence is still that one.  The model-based searchers' sequences were re-recorded when their models
 and fusion changed (issue "CoflexSearch must be a strong optimizer"; CoflexSearch's again when its
-default output warp became "auto"; the first 6 suggestions, the initial design, are unchanged), so the test now guards against unintended changes.  Concurrency 1, a
-fixed seed and budget, a small discrete toy (ZDT2 over ordinal and integer knobs) with a ``max``
-objective, a log-modelled objective and an infeasible result every 5th trial, so the orientation,
-the log transform and the failure path are all on the recorded path.
+default output warp became "auto"; the first 6 suggestions, the initial design, are unchanged), so
+the test now guards against unintended changes.  Concurrency 1, a fixed seed and budget, a small
+discrete toy (ZDT2 over ordinal and integer knobs) with a ``max`` objective, a log-modelled objective
+and an infeasible result every 5th trial, so the orientation, the log transform and the failure path
+are all on the recorded path.
 """
 
 from __future__ import annotations
