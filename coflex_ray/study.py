@@ -162,14 +162,16 @@ def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, 
     with ``all_rows`` the table has every reported row (one per rung of a multi-step trial)."""
     from ray import tune
 
-    from .runner import run_tuner
+    from .runner import run_tuner, wall_clock
 
     path = out / "ray_results" / f"{name}_seed{seed}"
     resumed = resume and tune.Tuner.can_restore(str(path.resolve()))
     start = time.time()
-    df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
-                   name=f"{name}_seed{seed}", label=f"{name}/seed{seed}", progress_every=max(10, budget // 4),
-                   resume=resume, sink=sink, scheduler=scheduler, all_rows=all_rows, time_budget_s=time_budget_s)
+    with wall_clock(path.parent / f"{path.name}.wall.json", resumed) as earlier_s:
+        df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
+                       name=f"{name}_seed{seed}", label=f"{name}/seed{seed}", progress_every=max(10, budget // 4),
+                       resume=resume, sink=sink, scheduler=scheduler, all_rows=all_rows,
+                       time_budget_s=time_budget_s)
     if df.empty or "err" not in df:
         raise RuntimeError(f"the run returned no results ({len(df)} rows)")
     inner = getattr(alg, "searcher", alg)  # ConcurrencyLimiter -> the searcher it wraps
@@ -181,7 +183,8 @@ def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, 
         if hasattr(inner, "suggest_time_s"):
             alg.restore_from_dir(str(path.resolve()))
             inner = getattr(alg, "searcher", alg)
-        wall += interrupted_wall_s(df, start)
+        # the earlier (re)starts' logged wall seconds; a run begun before the log: its trials' span
+        wall += earlier_s if earlier_s is not None else interrupted_wall_s(df, start)
     return df, {"wall_s": wall, "start": start,
                 "suggest_s": float(getattr(inner, "suggest_time_s", float("nan"))),
                 "n_fallbacks": int(getattr(inner, "n_fallbacks", 0))}
