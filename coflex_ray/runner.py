@@ -107,6 +107,10 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
     callbacks = [] if quiet else [_Progress(label, budget, metric, progress_every, sink)]
     path = Path(storage_path).resolve() / name
     if resume and tune.Tuner.can_restore(str(path)):
+        saved = _restore(path, trainable, param_space).get_results()
+        if _finished(saved, budget, metric):
+            (sink or print)(f"[{label}] reading back the finished run in {path}")
+            return all_rows_frame(saved) if all_rows else saved.get_dataframe()
         (sink or print)(f"[{label}] resuming the interrupted run in {path}")
         _rerun_errored(_restore(path, trainable, param_space).fit(), path, trainable, param_space, label, sink)
         # Read the finished run back from its folder: the grid a restored fit() returns can point at the
@@ -124,6 +128,12 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
     )
     grid = _rerun_errored(tuner.fit(), path, trainable, param_space, label, sink)
     return all_rows_frame(grid) if all_rows else grid.get_dataframe()
+
+
+def _finished(grid: Any, budget: int, metric: str) -> bool:
+    """Whether a saved run is complete: ``budget`` trials, none errored, each with a result."""
+    return len(grid) >= budget and not grid.errors and all(metric in (grid[i].metrics or {})
+                                                           for i in range(len(grid)))
 
 
 def all_rows_frame(grid: Any) -> pd.DataFrame:

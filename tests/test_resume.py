@@ -62,6 +62,13 @@ def test_sigkill_then_resume_keeps_every_trial_and_reaches_the_budget(tmp_path):
     span_before = first["timestamp"].max() - (first["timestamp"] - first["time_total_s"]).min()
     assert df["suggest_s"].iloc[0] > 0.5
     assert df["run_wall_s"].iloc[0] >= span_before > 0
+    # --resume once more: the finished run is read back as it is, with its figures
+    again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=900, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "reading back the finished run" in again.stdout and "resuming the interrupted run" not in again.stdout
+    df2 = pd.read_parquet(out / "results.parquet")
+    assert set(df2["trial_id"]) == set(df["trial_id"])
+    assert df2["run_wall_s"].iloc[0] == df["run_wall_s"].iloc[0]
 
 
 def test_interrupted_wall_counts_only_results_before_the_resume():
