@@ -21,7 +21,12 @@ One batch of ``batch_size`` proposals is made as follows.
    a Yeo-Johnson warp (:class:`.warping.PowerWarp`) 0.846 and 0.886; "auto" 0.904 on NAS-Bench-201,
    and on fresh seeds 10-19 "auto" against the copula 0.908 vs 0.889 (NAS-Bench-201) and 0.890 vs
    0.866 (SSS).  On DTLZ2 the copula did better (4 of 10 seeds above random, "auto" 0): its bounded
-   extrapolation keeps picks away from the cube's corners.
+   extrapolation keeps picks away from the cube's corners.  Choosing between the copula and the
+   standardised values per objective by the GP's leave-one-out log density (in the objective's
+   units) was tried too (dev patch; NAS-Bench-201 budget 30, seeds 0-19; SSS budget 40, seeds
+   0-2): it chose the copula in all 248 fits, i.e. it is the rank warp, which loses on SSS
+   (presumably the density rewards the copula's Gaussian marginals, not the extrapolation the
+   search needs).
    EI and LCB (rules 3-4) are computed in the model's units, which keep the objective's
    order; the fusion (rules 5-7) maps predictions back to the objective's units by the warp's
    inverse (rank scores: piecewise linear between the observed values, linear beyond them;
