@@ -107,26 +107,28 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
     callbacks = [] if quiet else [_Progress(label, budget, metric, progress_every, sink)]
     path = Path(storage_path).resolve() / name
     if resume and tune.Tuner.can_restore(str(path)):
-        saved = _restore(path, trainable, param_space).get_results()
-        if _finished(saved, budget, metric):
-            (sink or print)(f"[{label}] reading back the finished run in {path}")
-            return all_rows_frame(saved) if all_rows else saved.get_dataframe()
-        (sink or print)(f"[{label}] resuming the interrupted run in {path}")
-        _rerun_errored(_restore(path, trainable, param_space).fit(), path, trainable, param_space, label, sink)
-        # Read the finished run back from its folder: the grid a restored fit() returns can point at the
-        # folder the run was first started in (measured, Ray 2.60: a study folder copied elsewhere and
-        # resumed twice returned 59 of its 100 trials, the other 41 "not found" at the old path).
         grid = _restore(path, trainable, param_space).get_results()
-        return all_rows_frame(grid) if all_rows else grid.get_dataframe()
-    tuner = tune.Tuner(
-        trainable,
-        param_space=param_space,
-        tune_config=tune.TuneConfig(search_alg=search_alg, num_samples=budget, reuse_actors=True,
-                                    scheduler=scheduler, time_budget_s=time_budget_s),
-        run_config=tune.RunConfig(storage_path=str(Path(storage_path).resolve()), name=name, verbose=0,
-                                  callbacks=callbacks, failure_config=tune.FailureConfig(max_failures=MAX_FAILURES)),
-    )
-    grid = _rerun_errored(tuner.fit(), path, trainable, param_space, label, sink)
+        if _finished(grid, budget, metric):
+            (sink or print)(f"[{label}] reading back the finished run in {path}")
+        else:
+            (sink or print)(f"[{label}] resuming the interrupted run in {path}")
+            _rerun_errored(_restore(path, trainable, param_space).fit(), path, trainable, param_space, label,
+                           sink)
+            # Read the finished run back from its folder: the grid a restored fit() returns can point at
+            # the folder the run was first started in (measured, Ray 2.60: a study folder copied elsewhere
+            # and resumed twice returned 59 of its 100 trials, the other 41 "not found" at the old path).
+            grid = _restore(path, trainable, param_space).get_results()
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(search_alg=search_alg, num_samples=budget, reuse_actors=True,
+                                        scheduler=scheduler, time_budget_s=time_budget_s),
+            run_config=tune.RunConfig(storage_path=str(Path(storage_path).resolve()), name=name, verbose=0,
+                                      callbacks=callbacks,
+                                      failure_config=tune.FailureConfig(max_failures=MAX_FAILURES)),
+        )
+        grid = _rerun_errored(tuner.fit(), path, trainable, param_space, label, sink)
     return all_rows_frame(grid) if all_rows else grid.get_dataframe()
 
 

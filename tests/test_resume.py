@@ -81,24 +81,22 @@ def test_interrupted_wall_counts_only_results_before_the_resume():
 
 
 def test_wall_clock_sums_every_restart_and_not_the_time_between(tmp_path, monkeypatch):
-    import json as _json
-
     from coflex_ray import runner
 
     log = tmp_path / "run.wall.json"
     with runner.wall_clock(log, resumed=True) as earlier:
         assert earlier is None  # resumed, but no log: the caller must estimate the earlier part
-    log.write_text(_json.dumps([[100.0, 160.0], [5000.0, 5030.0]]))  # two earlier parts, hours apart
+    log.write_text(json.dumps([[100.0, 160.0], [5000.0, 5030.0]]))  # two earlier parts, hours apart
     with runner.wall_clock(log, resumed=True) as earlier:
         assert earlier == pytest.approx(90.0)
-    segments = _json.loads(log.read_text())
+    segments = json.loads(log.read_text())
     assert len(segments) == 3 and segments[:2] == [[100.0, 160.0], [5000.0, 5030.0]]
     assert 0 <= segments[2][1] - segments[2][0] < 5
     with runner.wall_clock(log, resumed=False) as earlier:  # a new run starts the log afresh
         assert earlier == 0.0
-    assert len(_json.loads(log.read_text())) == 1
+    assert len(json.loads(log.read_text())) == 1
     monkeypatch.setattr(runner, "WALL_EVERY_S", 0.05)  # the span is written while the run goes on
     with runner.wall_clock(log, resumed=False):
         time.sleep(0.3)
-        start, last = _json.loads(log.read_text())[0]
+        start, last = json.loads(log.read_text())[0]
         assert last - start >= 0.1
