@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # pandas and the spaces load lazily: the command line checks 
 OURS = ("coflex", "qnehvi", "qehvi", "qnparego", "nsga2")
 BUILTIN = ("random", "optuna-tpe", "optuna-nsga2", "optuna-gp", "hyperopt")
 SEARCHERS = OURS + BUILTIN
-DEFAULT_SEARCHERS = ("coflex", "qnehvi", "qnparego", "nsga2", "random", "optuna-tpe", "optuna-nsga2", "hyperopt")
+DEFAULT_SEARCHERS = ("coflex", "qnehvi", "qnparego", "nsga2", "random", "optuna-tpe", "optuna-nsga2", "hyperopt",
+                     "optuna-gp")
 
 
 def check_searchers(names: list[str]) -> list[str]:

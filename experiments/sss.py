@@ -7,7 +7,7 @@ training-free RBF proxy, ``err = -score``; ``--network-evaluator`` chooses) and 
 from the chosen simulator fidelity.  Each (searcher, seed) is one
 ``tune.Tuner`` run; results, indicators (HV, IGD, IGD+) and plots land in ``--out``.
 
-    python experiments/sss.py                                   # defaults: every searcher, 2 seeds
+    python experiments/sss.py                                   # defaults: 9 searchers (all but qehvi), 2 seeds
     python experiments/sss.py --smoke                           # tiny, for tests
     python experiments/sss.py --nats-sss /data/NATS-sss-v1_0-50262-simple --budget 200 --seeds 0 1 2 3 4
     python experiments/sss.py --address 10.0.0.1:6379           # on a running Ray cluster
