@@ -151,3 +151,45 @@ def test_shipped_best_known_fronts_load_with_their_provenance(benchmark, dataset
                          f"{front_name(benchmark, dataset, 'zigzag-fixed', meta['accuracy_source'])}.json").read_text())
     assert len(stored["points"]) == len(front.points)  # nothing dominated was shipped
     assert 0.0 < front.hv
+
+
+def _study(folder, rows, bounds=((5.0, 20.0), (-0.3, 2.0)), budget=100, front="best-known front X"):
+    import json
+
+    folder.mkdir()
+    pd.DataFrame([{"searcher": s, "seed": seed, "hv": 0.5, "igd": 0.1, "igd_plus": 0.1, "best_err": 6.0,
+                   "best_edp": 1.0, "evals_to_95pct_hv": 50, "wall_s": 10.0, "suggest_s": 5.0, "n_trials": 100,
+                   "n_infeasible": 3, "hv_frac": hv, "igd_plus_ref": igd, "evals_to_90pct_ref_hv": 60.0,
+                   "evals_to_95pct_ref_hv": 80.0} for s, seed, hv, igd in rows]).to_csv(folder / "per_run.csv",
+                                                                                       index=False)
+    (folder / "run_info.json").write_text(json.dumps({"benchmark": "nb201", "accuracy_source": "nb201-table",
+                                                      "reference_front": front,
+                                                      "args": {"budget": budget, "concurrency": 2}}))
+    (folder / "bounds.json").write_text(json.dumps({"bounds": {"err": list(bounds[0]), "log10_edp": list(bounds[1])}}))
+    return folder
+
+
+def test_merge_studies_joins_runs_and_refuses_incomparable_ones(tmp_path, capsys):
+    from coflex_ray.bench.merge_studies import main, merge
+
+    a = _study(tmp_path / "a", [("coflex", s, 0.9 + 0.001 * s, 0.04) for s in range(10)]
+               + [("random", s, 0.6, 0.15) for s in range(10)])
+    b = _study(tmp_path / "b", [("qnehvi", s, 0.8, 0.07) for s in range(10)])
+    joint = merge([a, b])
+    assert sorted(joint.searcher.unique()) == ["coflex", "qnehvi", "random"] and len(joint) == 30
+    assert joint["igd"].isna().all() and joint["igd_plus"].isna().all()  # study-relative: not comparable
+    assert (joint["hv_frac"] > 0).all()
+    main([str(a), str(b), "--out", str(tmp_path / "out")])
+    tests = pd.read_csv(tmp_path / "out" / "rank_tests.csv")
+    assert set(tests.other) == {"random", "qnehvi"} and (tests.p_mannwhitney < 0.001).all()
+    assert "qnehvi 970 / 1000" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="budget"):
+        merge([a, _study(tmp_path / "c", [("qnehvi", 0, 0.8, 0.07)], budget=30)])
+    with pytest.raises(ValueError, match="bounds"):
+        merge([a, _study(tmp_path / "d", [("qnehvi", 0, 0.8, 0.07)], bounds=((5.0, 21.0), (-0.3, 2.0)))])
+    with pytest.raises(ValueError, match="reference_front"):
+        merge([a, _study(tmp_path / "e", [("qnehvi", 0, 0.8, 0.07)], front="another front")])
+    with pytest.raises(ValueError, match="'random' seed 3 is in more than one study"):
+        merge([a, _study(tmp_path / "f", [("random", 3, 0.6, 0.15)])])
+    with pytest.raises(ValueError, match="not a finished study"):
+        merge([a, tmp_path / "nothing"])

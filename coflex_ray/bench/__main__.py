@@ -19,6 +19,7 @@ BENCHES = {
     "anytime": "coflex_ray.bench.anytime",
     "sparse-gp": "coflex_ray.bench.sparse_gp",
     "multifidelity": "coflex_ray.bench.multifidelity",
+    "merge-studies": "coflex_ray.bench.merge_studies",
 }
 
 
