@@ -231,3 +231,22 @@ def test_power_warp_inverts_extrapolates_and_shrinks_a_heavy_tail():
     assert np.all(np.diff(vals) > 0) and vals[0] < y.min()  # monotone, below the best observation
     with pytest.raises(ValueError, match="allowed: auto, rank, power, none"):
         make_warp("boxcox", y)
+
+
+def test_hamming_kernel_is_botorchs_categorical_kernel_with_a_cheap_diagonal():
+    import torch
+    from botorch.models.kernels.categorical import CategoricalKernel
+
+    from coflex_ray.searchers.models import HammingKernel
+
+    ours, theirs = HammingKernel(ard_num_dims=3), CategoricalKernel(ard_num_dims=3)
+    ours.lengthscale = theirs.lengthscale = torch.tensor([[0.3, 1.0, 2.0]])
+    g = torch.Generator().manual_seed(0)
+    A, B = (torch.randint(0, 4, (40, 3), generator=g).double() for _ in range(2))
+    assert torch.allclose(ours(A, B).to_dense(), theirs(A, B).to_dense())
+    assert torch.allclose(ours(A, B, diag=True), theirs(A, B, diag=True))
+    diag = ours(A, A, diag=True)
+    assert torch.allclose(diag, torch.ones_like(diag)) and diag.shape == (40,)
+    # the diagonal of 20,000 points without a 20,000 x 20,000 matrix (BoTorch's needs 3.2 GB here)
+    big = torch.randint(0, 5, (20_000, 3), generator=g).double()
+    assert ours(big, big, diag=True).shape == (20_000,)
