@@ -32,12 +32,14 @@ STUDY_RELATIVE = ("igd", "igd_plus")
 
 
 def read_study(folder: Path) -> tuple[pd.DataFrame, dict, dict]:
-    """(per_run table, run_info, bounds) of a finished study folder."""
+    """(per_run table, run_info, bounds read by :func:`..analysis.load_bounds`) of a finished study folder."""
+    from ..analysis import load_bounds
+
     missing = [f for f in ("per_run.csv", "run_info.json", "bounds.json") if not (folder / f).is_file()]
     if missing:
         raise ValueError(f"{folder}: not a finished study (no {', '.join(missing)})")
     return (pd.read_csv(folder / "per_run.csv"), json.loads((folder / "run_info.json").read_text()),
-            json.loads((folder / "bounds.json").read_text()))
+            load_bounds(folder / "bounds.json"))
 
 
 def check_comparable(folders: list[Path], infos: list[dict], bounds: list[dict]) -> None:
@@ -51,9 +53,8 @@ def check_comparable(folders: list[Path], infos: list[dict], bounds: list[dict])
             if info["args"].get(key) != info0["args"].get(key):
                 raise ValueError(f"{folder} and {first} differ in --{key.replace('_', '-')}: "
                                  f"{info['args'].get(key)!r} vs {info0['args'].get(key)!r}")
-        if b.get("bounds") != b0.get("bounds"):
-            raise ValueError(f"{folder} and {first} differ in their objective bounds (bounds.json): "
-                             f"{b.get('bounds')} vs {b0.get('bounds')}")
+        if b != b0:
+            raise ValueError(f"{folder} and {first} differ in their objective bounds (bounds.json): {b} vs {b0}")
 
 
 def merge(folders: list[Path]) -> pd.DataFrame:
@@ -98,12 +99,14 @@ def main(argv: list[str] | None = None) -> None:
     print("IGD / IGD+ against a study's own union front are blank (not comparable across studies); "
           "wall and suggest seconds are each study's own")
     print(format_summary(summary))
-    if "hv_frac" in per_run:
+    written = ["per_run.csv", "summary.csv"]
+    if "hv_frac" in per_run:  # a reference front: CoflexSearch against every other searcher
         tests = rank_tests(per_run)
         tests.to_csv(args.out / "rank_tests.csv", index=False)
+        written.append("rank_tests.csv")
         print("\n" + format_rank_tests(tests))
     if "n_infeasible" in per_run:
-        g = per_run.groupby("searcher", sort=False)
-        feas = (g["n_trials"].sum() - g["n_infeasible"].sum()).astype(int)
-        print("\nfeasible trials: " + ", ".join(f"{s} {feas[s]} / {int(g['n_trials'].sum()[s])}" for s in feas.index))
-    print(f"\nwritten to {args.out}: per_run.csv, summary.csv" + (", rank_tests.csv" if "hv_frac" in per_run else ""))
+        total = per_run.groupby("searcher", sort=False)[["n_trials", "n_infeasible"]].sum()
+        print("\nfeasible trials: " + ", ".join(f"{s} {int(r.n_trials - r.n_infeasible)} / {int(r.n_trials)}"
+                                                for s, r in total.iterrows()))
+    print(f"\nwritten to {args.out}: {', '.join(written)}")
