@@ -9,6 +9,7 @@ seconds (wall clock and process CPU time, the latter less distorted on a shared 
 batch scores about 2000-3000 candidates).
 
 Models: ``sparse`` (:func:`..searchers.models.fit_sparse_gp`, ``NUM_INDUCING`` inducing points),
+``additive`` (the same with the kernel's first-order additive part, as CoflexSearch fits it by default),
 ``exact`` (:func:`..searchers.models.fit_exact_gp`, only at n <= ``--exact-max-n``, first seed),
 ``old`` (the sparse GP before issue 15: ``git show OLD_REF:coflex_ray/searchers/models.py``, 128
 farthest-point inducing points, when git and that revision are available).
@@ -34,7 +35,7 @@ from .common import machine
 OUT = Path("bench_results") / "sparse_gp.txt"
 OLD_REF = "8440885"
 D, LEVELS, HELD_OUT = 11, 64, 1000
-MODELS = ("sparse", "exact", "old")
+MODELS = ("sparse", "additive", "exact", "old")
 
 
 def dtlz2(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +81,8 @@ def one(model: str, n: int, seed: int, candidates: int, old: types.ModuleType | 
         t0, c0 = time.perf_counter(), time.process_time()
         if model == "sparse":
             fitted, pred = M.fit_sparse_gp(X, y, M.NUM_INDUCING, seed=seed), M.predict
+        elif model == "additive":
+            fitted, pred = M.fit_sparse_gp(X, y, M.NUM_INDUCING, seed=seed, additive=True), M.predict
         elif model == "exact":
             fitted, pred = M.fit_exact_gp(X, y), M.predict
         else:
@@ -95,7 +98,7 @@ def one(model: str, n: int, seed: int, candidates: int, old: types.ModuleType | 
 
 
 def fmt(r: dict) -> str:
-    return (f"{r['model']:6s} n={r['n']:5d} seed={r['seed']} f{r['obj']} m={r['m']:4d}  Spearman {r['spearman']:.4f}  "
+    return (f"{r['model']:8s} n={r['n']:5d} seed={r['seed']} f{r['obj']} m={r['m']:4d}  Spearman {r['spearman']:.4f}  "
             f"cover95 {r['cover95']:.3f}  RMSE {r['rmse']:.4f}  loglik {r['loglik']:6.3f}  "
             f"fit {r['fit_s']:.2f}s (cpu {r['fit_cpu']:.2f})  predict {r['predict_s']:.2f}s (cpu {r['predict_cpu']:.2f})")
 
@@ -140,7 +143,7 @@ def main(argv: list[str]) -> None:
         for model in args.models:
             rs = [r for r in rows if r["model"] == model and r["n"] == n]
             if rs:
-                lines.append(f"  {model:6s} n={n:5d}: Spearman median {np.median([r['spearman'] for r in rs]):.4f} "
+                lines.append(f"  {model:8s} n={n:5d}: Spearman median {np.median([r['spearman'] for r in rs]):.4f} "
                              f"(min {min(r['spearman'] for r in rs):.4f}), cover95 "
                              f"{min(r['cover95'] for r in rs):.3f}-{max(r['cover95'] for r in rs):.3f}, RMSE median "
                              f"{np.median([r['rmse'] for r in rs]):.4f}, loglik median "

@@ -210,20 +210,23 @@ class CoflexCore(ModelCore):
             ``True`` / ``False`` mean "rank" / "none".
         global_candidates: Sobol points of the global set that joins the trust region's (rule 2; 0:
             the region's points alone).
+        additive: give every model (objectives and feasibility) the kernel's first-order additive
+            part (rule 1, :func:`.models.make_kernel`); ``False``: BoTorch's default kernel alone.
     """
 
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
                  bounds: np.ndarray | None = None, num_inducing: int = NUM_INDUCING, n_candidates: int = 1024,
                  proposals_per_objective: int = 16, beta: float = 1.0, kappa: float = 2.0,
                  n_directions: int = 16, n_starts: int = 4, local_steps: int = 3, clip: float = 0.2,
-                 trust_region: bool = True, warp: str | bool = "auto", global_candidates: int = 1024) -> None:
+                 trust_region: bool = True, warp: str | bool = "auto", global_candidates: int = 1024,
+                 additive: bool = True) -> None:
         super().__init__(space, n_obj, seed, n_init=n_init, batch_size=batch_size, bounds=bounds)
         check_options(num_inducing, proposals_per_objective, beta, global_candidates, warp)
         self.num_inducing, self.n_candidates = num_inducing, n_candidates
         self.proposals_per_objective, self.beta, self.kappa = proposals_per_objective, beta, kappa
         self.n_directions, self.n_starts, self.local_steps, self.clip = n_directions, n_starts, local_steps, clip
         self.trust_region, self.tr_length, self.tr_succ, self.tr_fail, self.tr_seen = trust_region, TR_INIT, 0, 0, 0
-        self.warp, self.global_candidates = warp_kind(warp), global_candidates
+        self.warp, self.global_candidates, self.additive = warp_kind(warp), global_candidates, bool(additive)
 
     def update_region(self, Y: np.ndarray) -> None:
         """TuRBO's rule on the whole batch: the region doubles after ``TR_SUCC`` batches that put a new
@@ -266,7 +269,8 @@ class CoflexCore(ModelCore):
                 else:
                     mean, std = Y[:, j].mean(), Y[:, j].std() or 1.0
                     ys = (Y[:, j] - mean) / std
-                models.append(fit_sparse_gp(X, ys, self.num_inducing, cat_dims=self.cat_dims, seed=self.seed))
+                models.append(fit_sparse_gp(X, ys, self.num_inducing, cat_dims=self.cat_dims, seed=self.seed,
+                                            additive=self.additive))
                 scale.append((mean, std, float(ys.min())))
 
             def posterior(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -138,6 +138,10 @@ class ModelCore(Core):
     (counted in ``n_fallbacks``) so the search goes on.
     """
 
+    # the models' kernel gets the first-order additive part (:func:`.models.make_kernel`); a class
+    # attribute, so cores pickled before it existed unpickle with the kernel they were built with
+    additive = False
+
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
                  bounds: np.ndarray | None = None) -> None:
         super().__init__(space, n_obj, seed)
@@ -190,7 +194,8 @@ class ModelCore(Core):
 
         bad = np.array([to_cube(self.space, i) for i in self.failed]).reshape(-1, self.space.ndim)
         ok = np.r_[np.ones(len(X), dtype=bool), np.zeros(len(bad), dtype=bool)]
-        return fit_feasibility(np.vstack([X, bad]), ok, cat_dims=self.cat_dims, seed=self.seed)
+        return fit_feasibility(np.vstack([X, bad]), ok, cat_dims=self.cat_dims, seed=self.seed,
+                               additive=self.additive)
 
     def freeze_bounds(self) -> np.ndarray:
         """The normalisation bounds: given, or frozen from the observations at the first model batch."""

@@ -50,6 +50,8 @@ class CoflexSearch(AskTellSearcher):
             normal scores of its ranks, a Gaussian copula, when it has far-out values, else its
             standardised values), "rank", "power" (Yeo-Johnson) or "none"; ``True`` / ``False``
             mean "rank" / "none".
+        additive: add a first-order additive part to every GP kernel (one kernel per knob, summed;
+            rule 1 of :mod:`.coflex`); ``False``: BoTorch's default kernel alone.
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (the fusion normalises by them; without
             them, by the current observed front), ``infeasible_key``, ``float_levels`` of
             :class:`.adapter.AskTellSearcher`.
@@ -65,13 +67,14 @@ class CoflexSearch(AskTellSearcher):
                  num_inducing: int = NUM_INDUCING, n_candidates: int = 1024, proposals_per_objective: int = 16,
                  beta: float = 1.0, kappa: float = 2.0, n_directions: int = 16, n_starts: int = 4,
                  local_steps: int = 3, clip: float = 0.2, trust_region: bool = True, warp: str | bool = "auto",
-                 global_candidates: int = 1024, **kwargs: Any) -> None:
+                 global_candidates: int = 1024, additive: bool = True, **kwargs: Any) -> None:
         check_model_options(n_init, batch_size)
         check_options(num_inducing, proposals_per_objective, beta, global_candidates, warp)
         self.options = dict(n_init=n_init, batch_size=batch_size, num_inducing=num_inducing,
                             n_candidates=n_candidates, proposals_per_objective=proposals_per_objective, beta=beta,
                             kappa=kappa, n_directions=n_directions, n_starts=n_starts, local_steps=local_steps,
-                            clip=clip, trust_region=trust_region, warp=warp, global_candidates=global_candidates)
+                            clip=clip, trust_region=trust_region, warp=warp, global_candidates=global_candidates,
+                            additive=additive)
         super().__init__(space, metric, mode, **kwargs)
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> CoflexCore:

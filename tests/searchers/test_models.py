@@ -250,3 +250,46 @@ def test_hamming_kernel_is_botorchs_categorical_kernel_with_a_cheap_diagonal():
     # the diagonal of 20,000 points without a 20,000 x 20,000 matrix (BoTorch's needs 3.2 GB here)
     big = torch.randint(0, 5, (20_000, 3), generator=g).double()
     assert ours(big, big, diag=True).shape == (20_000,)
+
+
+def test_additive_kernel_is_full_kernel_plus_scaled_sum_of_one_dimensional_kernels():
+    k = make_kernel(3, cat_dims=[2], additive=True)
+    full, add = k.kernels
+    add.outputscale = 0.7
+    add.base_kernel.lengthscale = torch.tensor([[0.2, 0.5, 0.9]])
+    rng = np.random.default_rng(0)
+    A = torch.tensor(np.c_[rng.random((5, 2)), rng.integers(3, size=5) / 3 + 1 / 6], dtype=DTYPE)
+    B = torch.tensor(np.c_[rng.random((4, 2)), rng.integers(3, size=4) / 3 + 1 / 6], dtype=DTYPE)
+    by_hand = full(A, B).to_dense() + 0.7 * sum(
+        torch.exp(-0.5 * ((A[:, i, None] - B[None, :, i]) / ls) ** 2) for i, ls in ((0, 0.2), (1, 0.5))
+    ) + 0.7 * torch.exp(-0.5 * (A[:, 2, None] != B[None, :, 2]).double() / 0.9 ** 2)  # categorical: 0 or 1
+    assert torch.allclose(k(A, B).to_dense(), by_hand)
+    assert torch.allclose(k(A, A, diag=True), torch.diagonal(k(A, A).to_dense()))
+    batched = make_kernel(3, cat_dims=[2], batch_shape=torch.Size([2]), additive=True)
+    assert batched(A, A).to_dense().shape == (2, 5, 5) and batched(A, A, diag=True).shape == (2, 5)
+    assert not isinstance(make_kernel(3, cat_dims=[2]), type(k))  # additive=False: BoTorch's kernel alone
+
+
+def test_additive_kernel_predicts_an_additive_function_better_and_sgpr_still_matches_exact_gp():
+    """12 knobs, 80 points of a sum of one-dimensional bowls (DTLZ2's distance term): the additive
+    part learns it (held-out RMSE measured 0.002-0.007 against 0.09-0.12 without it, 3 seeds; the
+    function's SD is 0.26); with every point inducing, the SGPR equals the exact GP."""
+    rng = np.random.default_rng(1)
+    X, Xt = _grid(rng, 80, 12), _grid(rng, 300, 12)
+    f = lambda Z: ((Z - 0.5) ** 2).sum(1)  # noqa: E731
+    err = {a: np.sqrt(np.mean((predict(fit_exact_gp(X, f(X), additive=a), Xt)[0] - f(Xt)) ** 2))
+           for a in (False, True)}
+    assert err[True] < 0.2 * err[False], err
+    sgpr = fit_sparse_gp(X, f(X), 80, inducing=X, seed=0, additive=True)
+    from botorch.models import SingleTaskGP
+
+    exact = SingleTaskGP(torch.tensor(X, dtype=DTYPE), sgpr.train_targets.unsqueeze(-1),
+                         covar_module=make_kernel(12, additive=True), outcome_transform=None)
+    exact.covar_module.load_state_dict(sgpr.covar_module.base_kernel.state_dict())
+    exact.likelihood.load_state_dict(sgpr.likelihood.state_dict())
+    exact.mean_module.load_state_dict(sgpr.mean_module.state_dict())
+    exact.outcome_transform = sgpr.outcome_transform
+    exact.eval()
+    (m1, s1), (m2, s2) = predict(sgpr, Xt), predict(exact, Xt)
+    # measured 2.7e-5 on means up to 1.8 (a near-noiseless fit: the noise sits at its 1e-4 floor)
+    assert np.abs(m1 - m2).max() < 1e-4 * max(1.0, np.abs(m2).max()) and np.abs(s1 - s2).max() < 1e-4
