@@ -9,7 +9,8 @@ seconds (wall clock and process CPU time, the latter less distorted on a shared 
 batch scores about 2000-3000 candidates).
 
 Models: ``sparse`` (:func:`..searchers.models.fit_sparse_gp`, ``NUM_INDUCING`` inducing points),
-``additive`` (the same with the kernel's first-order additive part, as CoflexSearch fits it by default),
+``additive`` (the same with the kernel's first-order additive part at every n; CoflexSearch uses it
+only up to ``models.ADDITIVE_MAX_N`` observations, and this model shows why),
 ``exact`` (:func:`..searchers.models.fit_exact_gp`, only at n <= ``--exact-max-n``, first seed),
 ``old`` (the sparse GP before issue 15: ``git show OLD_REF:coflex_ray/searchers/models.py``, 128
 farthest-point inducing points, when git and that revision are available).

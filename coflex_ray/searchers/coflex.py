@@ -7,7 +7,12 @@ metrics are negated).  The fusion is uncertainty-aware and can pick points anywh
 One batch of ``batch_size`` proposals is made as follows.
 
 1. **Models.** For every objective, a sparse GP (:func:`.models.fit_sparse_gp`, cost linear in the
-   number of observations) on the unit-cube inputs and the objective, warped per objective
+   number of observations) on the unit-cube inputs, with BoTorch's default kernel plus a first-order
+   additive part (``additive=True``, :func:`.models.make_kernel`: one one-dimensional kernel per knob,
+   summed, so an effect that adds up over knobs is learnt from every observation; without it the
+   full ARD kernel explained DTLZ2's distance term as noise and picks drifted to the cube's corners;
+   only up to ``models.ADDITIVE_MAX_N`` = 128 observations, beyond which the full kernel alone is
+   both better calibrated and faster, see there), and the objective, warped per objective
    (``warp="auto"``, :func:`.warping.make_warp`): when its observations have a far-out value (Tukey:
    beyond the quartiles by three interquartile ranges, e.g. NAS-Bench-201's 90 %-error cells), the
    GP models their rank normal scores ``Phi^-1((rank - 0.5) / n)`` (a Gaussian copula,
@@ -210,8 +215,9 @@ class CoflexCore(ModelCore):
             ``True`` / ``False`` mean "rank" / "none".
         global_candidates: Sobol points of the global set that joins the trust region's (rule 2; 0:
             the region's points alone).
-        additive: give every model (objectives and feasibility) the kernel's first-order additive
-            part (rule 1, :func:`.models.make_kernel`); ``False``: BoTorch's default kernel alone.
+        additive: give every model (objectives and feasibility) of at most ``models.ADDITIVE_MAX_N``
+            observations the kernel's first-order additive part (rule 1, :func:`.models.make_kernel`);
+            ``False``: BoTorch's default kernel alone.
     """
 
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
@@ -270,7 +276,7 @@ class CoflexCore(ModelCore):
                     mean, std = Y[:, j].mean(), Y[:, j].std() or 1.0
                     ys = (Y[:, j] - mean) / std
                 models.append(fit_sparse_gp(X, ys, self.num_inducing, cat_dims=self.cat_dims, seed=self.seed,
-                                            additive=self.additive))
+                                            additive=self.additive_for(len(X))))
                 scale.append((mean, std, float(ys.min())))
 
             def posterior(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

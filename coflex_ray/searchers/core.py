@@ -195,7 +195,14 @@ class ModelCore(Core):
         bad = np.array([to_cube(self.space, i) for i in self.failed]).reshape(-1, self.space.ndim)
         ok = np.r_[np.ones(len(X), dtype=bool), np.zeros(len(bad), dtype=bool)]
         return fit_feasibility(np.vstack([X, bad]), ok, cat_dims=self.cat_dims, seed=self.seed,
-                               additive=self.additive)
+                               additive=self.additive_for(len(ok)))
+
+    def additive_for(self, n: int) -> bool:
+        """Whether a model of ``n`` observations gets the kernel's additive part: when the core asks for
+        it and ``n <= models.ADDITIVE_MAX_N`` (see there why not beyond)."""
+        from .models import ADDITIVE_MAX_N
+
+        return bool(self.additive) and n <= ADDITIVE_MAX_N
 
     def freeze_bounds(self) -> np.ndarray:
         """The normalisation bounds: given, or frozen from the observations at the first model batch."""

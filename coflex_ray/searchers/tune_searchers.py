@@ -51,7 +51,8 @@ class CoflexSearch(AskTellSearcher):
             standardised values), "rank", "power" (Yeo-Johnson) or "none"; ``True`` / ``False``
             mean "rank" / "none".
         additive: add a first-order additive part to every GP kernel (one kernel per knob, summed;
-            rule 1 of :mod:`.coflex`); ``False``: BoTorch's default kernel alone.
+            rule 1 of :mod:`.coflex`) while a model has at most 128 observations
+            (``models.ADDITIVE_MAX_N``); ``False``: BoTorch's default kernel alone.
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (the fusion normalises by them; without
             them, by the current observed front), ``infeasible_key``, ``float_levels`` of
             :class:`.adapter.AskTellSearcher`.

@@ -74,3 +74,32 @@ def test_coflex_core_initial_design_then_a_model_batch():
     assert len(core.queue) == 1  # the third proposal of the batch waits for the next ask
     with pytest.raises(ValueError, match="2 finite objective values"):
         core.tell(batch[0], [np.nan, 1.0])
+
+
+def test_coflex_core_uses_the_additive_kernel_part_up_to_its_limit(monkeypatch):
+    """Objective and feasibility models get the additive part while n <= ADDITIVE_MAX_N, never beyond,
+    and never with additive=False."""
+    from coflex_ray.searchers import coflex, models
+
+    seen: list[tuple[int, bool]] = []
+    real = models.fit_sparse_gp
+
+    def spy(X, y, *args, **kwargs):
+        seen.append((len(X), kwargs.get("additive", False)))
+        return real(X, y, *args, **kwargs)
+
+    monkeypatch.setattr(coflex, "fit_sparse_gp", spy)
+    monkeypatch.setattr(models, "fit_sparse_gp", spy)  # the feasibility classifier's fit
+    monkeypatch.setattr(models, "ADDITIVE_MAX_N", 6)
+    core = CoflexCore(SPACE, n_obj=2, seed=0, n_init=5, batch_size=2, n_candidates=64, num_inducing=8)
+    assert core.additive and core.additive_for(6) and not core.additive_for(7)
+    init = core.ask(5)
+    for x in init[:-1]:
+        core.tell(x, f(x))
+    core.tell(init[-1], failed=True)  # 4 good + 1 failed: the feasibility model is fitted too
+    while len(core.results) < 9:
+        for x in core.ask(2):
+            core.tell(x, f(x))
+    assert seen and all(add == (n <= 6) for n, add in seen)
+    assert {add for _, add in seen} == {True, False}
+    assert not CoflexCore(SPACE, n_obj=2, additive=False).additive_for(3)
