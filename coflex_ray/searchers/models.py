@@ -12,9 +12,9 @@ standardised) -- times BoTorch's ``CategoricalKernel`` on the categorical dimens
 codes (categories are compared by exact equality, so categorical coordinates must be bin centres,
 as ``Space.snap`` and the codec produce).  This is the product term of BoTorch's ``MixedSingleTaskGP``
 kernel.  With ``additive=True`` (CoflexSearch's default up to ``ADDITIVE_MAX_N`` observations; the
-BoTorch baselines keep BoTorch's kernel) a first-order additive part is added: ``k_full(x, x') + s * sum_i k_i(x_i, x'_i)``, one
-one-dimensional kernel per knob (:func:`additive_kernel`), i.e. orders 1 and d of the additive GPs of
-Duvenaud et al. (NeurIPS 2011).  Why: with tens of points in 12 dimensions the full ARD kernel
+BoTorch baselines keep BoTorch's kernel) a first-order additive part is added,
+``k_full(x, x') + s * sum_i k_i(x_i, x'_i)``, one one-dimensional kernel per knob
+(:func:`additive_kernel`), i.e. orders 1 and d of the additive GPs of Duvenaud et al. (NeurIPS 2011).  Why: with tens of points in 12 dimensions the full ARD kernel
 cannot see an effect that is a sum over knobs (a per-layer cost summed over the network, DTLZ2's
 distance term) and explains it as noise; the additive part learns each knob's effect from every
 observation.  The marginal likelihood weighs the two parts (``s``).  Likelihood: BoTorch's
@@ -158,8 +158,10 @@ class FirstOrderAdditiveKernel(Kernel):
     there it is BoTorch's one-dimensional ``CategoricalKernel`` with lengthscale ``2 l_i**2``).
 
     One module for all inputs, not gpytorch's ``AdditiveKernel`` of d one-dimensional kernels: the
-    marginal-likelihood fit evaluates the kernel some hundred times per batch, and d modules cost
-    ~d times the Python overhead (cProfile, DTLZ2 over the 12-dim SSS codec, 2026-11-25).  Lengthscale
+    marginal-likelihood fit evaluates the kernel some hundred times per batch (cProfile: it took 16 of
+    20 s of a 30-trial DTLZ2 run over the 12-dim SSS codec with ``AdditiveKernel``), and a run took
+    13-19 s with ``AdditiveKernel``, 6-9 s with this module (dev script, 2026-11-25, the machine
+    equally busy with a study both times; 3 s without the additive part).  Lengthscale
     prior: BoTorch's dimension-scaled LogNormal for one dimension, as for every input alone.
     """
 
