@@ -80,10 +80,9 @@ def one(model: str, n: int, seed: int, candidates: int, old: types.ModuleType | 
         y, yt = (Y[:, j] - mean) / std, (Yt[:, j] - mean) / std
         torch.manual_seed(seed)
         t0, c0 = time.perf_counter(), time.process_time()
-        if model == "sparse":
-            fitted, pred = M.fit_sparse_gp(X, y, M.NUM_INDUCING, seed=seed), M.predict
-        elif model == "additive":
-            fitted, pred = M.fit_sparse_gp(X, y, M.NUM_INDUCING, seed=seed, additive=True), M.predict
+        if model in ("sparse", "additive"):
+            fitted = M.fit_sparse_gp(X, y, M.NUM_INDUCING, seed=seed, additive=model == "additive")
+            pred = M.predict
         elif model == "exact":
             fitted, pred = M.fit_exact_gp(X, y), M.predict
         else:

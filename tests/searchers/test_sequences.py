@@ -6,8 +6,8 @@ sequence is still that one.  The model-based searchers' sequences were re-record
 and fusion changed (issue "CoflexSearch must be a strong optimizer"; CoflexSearch's again when its
 default output warp became "auto", and when its kernel got the additive part: ``coflex-additive-off``
 is the sequence before that, which ``additive=False`` still reproduces; the first 6 suggestions, the
-initial design, are unchanged), so the test now guards against unintended changes.  Concurrency 1, a fixed seed and budget, a small
-discrete toy (ZDT2 over ordinal and integer knobs) with a ``max`` objective, a log-modelled objective
+initial design, are unchanged), so the test now guards against unintended changes.  Concurrency 1, a
+fixed seed and budget, a small discrete toy (ZDT2 over ordinal and integer knobs) with a ``max`` objective, a log-modelled objective
 and an infeasible result every 5th trial, so the orientation, the log transform and the failure path
 are all on the recorded path.
 """
@@ -49,12 +49,13 @@ def sequence(searcher) -> list[dict]:
     return out
 
 
-def make(method: str, space=SPACE, seed: int = SEED):
+def make(method: str, space=SPACE, seed: int = SEED, **options):
+    """The recorded searcher ``method``; ``options`` go to CoflexSearch only."""
     from coflex_ray import BoTorchMOSearch, CoflexSearch, NSGA2Search
 
     kw = dict(metric=["neg_f1", "f2e"], mode=["max", "min"], log_metrics=["f2e"], seed=seed)
     if method == "coflex":
-        return CoflexSearch(space, n_init=6, n_candidates=256, **kw)
+        return CoflexSearch(space, n_init=6, n_candidates=256, **kw, **options)
     if method == "nsga2":
         return NSGA2Search(space, pop_size=6, **kw)
     return BoTorchMOSearch(space, acquisition=method, n_init=6, n_candidates=256, mc_samples=32, **kw)
@@ -66,12 +67,8 @@ def test_same_suggestions_as_recorded(method):
 
 
 def test_coflex_without_the_additive_kernel_part_makes_the_suggestions_recorded_before_it():
-    from coflex_ray import CoflexSearch
-
-    s = CoflexSearch(SPACE, n_init=6, n_candidates=256, additive=False, metric=["neg_f1", "f2e"],
-                     mode=["max", "min"], log_metrics=["f2e"], seed=SEED)
     recorded = json.loads(DATA.read_text())
-    assert sequence(s) == recorded["coflex-additive-off"][:BUDGET] != recorded["coflex"][:BUDGET]
+    assert sequence(make("coflex", additive=False)) == recorded["coflex-additive-off"][:BUDGET] != recorded["coflex"][:BUDGET]
 
 
 @pytest.mark.parametrize("method", METHODS)
