@@ -75,9 +75,24 @@ One batch of ``batch_size`` proposals is made as follows.
    point (the per-objective minimum of every good observation), 1 at its nadir (the per-objective
    maximum over the non-dominated observations; where the front is a single point in an objective,
    the maximum over all observations); the reference point is 1.1 in every coordinate.  The
-   optimistic prediction of a candidate is ``l = (mean - beta * sd - ideal) / (nadir - ideal)``,
+   (optimistic) prediction of a candidate is ``l = (mean - beta * sd - ideal) / (nadir - ideal)``,
    clipped below at ``-clip``: a prediction far beyond the observed ideal (an extrapolating model,
-   or a large ``sd``) gets the credit of ``-clip``, not more.
+   or a large ``sd``) gets the credit of ``-clip``, not more.  By default ``beta = 0``: ``l`` is the
+   normalised posterior mean.  Where uncertainty enters the fusion: through what it fuses (the
+   EI and LCB proposals of rule 4 are chosen for their uncertainty, the trust region of rule 2
+   follows success), the feasibility probability of rule 7, and, with ``beta > 0``, through ``l``.
+   Why the means: on DTLZ2 laid over the SSS x accelerator codec (``python -m coflex_ray.bench
+   synthetic``, seeds 0-9, budget 30) ``beta`` 1 / 0.5 / 0.25 / 0 gave median HV 0.199 / 0.333 /
+   0.347 / 0.547 and 2 / 6 / 8 / 10 seeds above random search (0.5 and 0.25 by a dev script that
+   reproduces the bench's figures for 0 and 1); on fresh seeds 10-19 ``beta = 0`` was above random
+   on 10 of 10.  Presumably an optimistic ``l`` credits a candidate for its ignorance twice (its
+   proposal and its fusion score), which with 10-30 observations in 12 dimensions favours the
+   unexplored corners.  A
+   Monte-Carlo expected hypervolume improvement in place of rules 6-7 (128 posterior samples per
+   candidate, greedy over sample-wise fronts; dev script) did no better than ``beta = 1`` (0.181,
+   2 of 10).  On the four real studies (NB201 x pixel3 and SSS, budgets 30 and 100; README,
+   "Results") the median HV fraction moved by +0.006, +0.016, +0.030 and 0.000 with ``beta = 0``,
+   IGD+ improved on SSS at budget 100 (two-sided Mann-Whitney p = 0.038), nothing else significant.
 6. **Pareto fusion.** Of the pooled proposals, only those non-dominated among the pool by their
    optimistic predictions ``l`` are kept (when they are fewer than the batch, the next Pareto layers
    of the pool too, so a batch is full).
@@ -95,10 +110,13 @@ One batch of ``batch_size`` proposals is made as follows.
 
 What differs from the first implementation (measured on DTLZ2 laid over the SSS x accelerator
 codec, where every pick sat at an end of the front): LCB and direction proposals, local search,
-the trust region, ``beta = 1`` instead of posterior means only, the given bounds or the current
-front's normalisation instead of bounds frozen from the initial design, the clip, the shortfall
-fallback and the output warp.  Everything is seeded: the candidate set and the
-directions from the core's numpy RNG, model fitting after ``torch.manual_seed(seed, batch number)``.
+the trust region, the given bounds or the current front's normalisation instead of bounds frozen
+from the initial design, the clip, the shortfall fallback, the output warp and the kernel's
+additive part.  The first implementation fused on posterior means too (``beta = 0``); ``beta = 1``
+was the default in between, until the additive part made the means worth trusting (rule 5; on the
+code before it, beta 0 gave 3 of 10 DTLZ2 seeds above random).  Everything is seeded: the candidate
+set and the directions from the core's numpy RNG, model fitting after ``torch.manual_seed(seed,
+batch number)``.
 
 ``CoflexCore`` is the optimiser (ask/tell, no Ray, :mod:`.core`); ``CoflexSearch``
 (:mod:`.tune_searchers`) is its Ray Tune searcher.
@@ -204,7 +222,8 @@ class CoflexCore(ModelCore):
         num_inducing: inducing points of each sparse GP.
         n_candidates: Sobol points of the candidate set (as many again around the Pareto front).
         proposals_per_objective: candidates each objective proposes by log EI (and as many by LCB).
-        beta: the fusion's optimism (posterior mean minus ``beta`` standard deviations).
+        beta: the fusion's optimism (posterior mean minus ``beta`` standard deviations; 0, the
+            default: the posterior means, rule 5).
         kappa: the LCB proposals' optimism.
         n_directions: scalarisation directions that propose one candidate each.
         n_starts, local_steps: local-search starts per objective and moves per start.
@@ -222,7 +241,7 @@ class CoflexCore(ModelCore):
 
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
                  bounds: np.ndarray | None = None, num_inducing: int = NUM_INDUCING, n_candidates: int = 1024,
-                 proposals_per_objective: int = 16, beta: float = 1.0, kappa: float = 2.0,
+                 proposals_per_objective: int = 16, beta: float = 0.0, kappa: float = 2.0,
                  n_directions: int = 16, n_starts: int = 4, local_steps: int = 3, clip: float = 0.2,
                  trust_region: bool = True, warp: str | bool = "auto", global_candidates: int = 1024,
                  additive: bool = True) -> None:

@@ -37,7 +37,8 @@ class CoflexSearch(AskTellSearcher):
         n_candidates: size of the candidate set (trust-region points, or Sobol points without it).
         proposals_per_objective: candidates each objective proposes to the fusion by log EI (and as
             many by its lower confidence bound).
-        beta: fusion optimism (posterior mean minus ``beta`` standard deviations; 0: means only).
+        beta: fusion optimism (posterior mean minus ``beta`` standard deviations; 0, the default:
+            the means; rule 5 of :mod:`.coflex` says why).
         kappa: optimism of the lower-confidence-bound proposals.
         n_directions: random scalarisation directions proposing one candidate each.
         n_starts, local_steps: local-search starts per objective and moves per start.
@@ -66,7 +67,7 @@ class CoflexSearch(AskTellSearcher):
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
                  mode: str | Sequence[str] | None = None, *, n_init: int = 10, batch_size: int = 4,
                  num_inducing: int = NUM_INDUCING, n_candidates: int = 1024, proposals_per_objective: int = 16,
-                 beta: float = 1.0, kappa: float = 2.0, n_directions: int = 16, n_starts: int = 4,
+                 beta: float = 0.0, kappa: float = 2.0, n_directions: int = 16, n_starts: int = 4,
                  local_steps: int = 3, clip: float = 0.2, trust_region: bool = True, warp: str | bool = "auto",
                  global_candidates: int = 1024, additive: bool = True, **kwargs: Any) -> None:
         check_model_options(n_init, batch_size)

@@ -4,9 +4,11 @@
 (commit "Record suggestion sequences ..."), which proved the split changed no suggestion; NSGA-II's
 sequence is still that one.  The model-based searchers' sequences were re-recorded when their models
 and fusion changed (issue "CoflexSearch must be a strong optimizer"; CoflexSearch's again when its
-default output warp became "auto", and when its kernel got the additive part: ``coflex-additive-off``
-is the sequence before that, which ``additive=False`` still reproduces; the first 6 suggestions, the
-initial design, are unchanged), so the test now guards against unintended changes.  Concurrency 1, a
+default output warp became "auto", when its kernel got the additive part (``coflex-additive-off`` is
+the sequence before that, which ``additive=False, beta=1`` still reproduces) and when its fusion's
+default ``beta`` became 0 (``coflex-beta1`` is the sequence before that, which ``beta=1`` still
+reproduces); the first 6 suggestions, the initial design, are unchanged), so the test now guards
+against unintended changes.  Concurrency 1, a
 fixed seed and budget, a small discrete toy (ZDT2 over ordinal and integer knobs) with a ``max`` objective, a log-modelled objective
 and an infeasible result every 5th trial, so the orientation, the log transform and the failure path
 are all on the recorded path.
@@ -66,9 +68,11 @@ def test_same_suggestions_as_recorded(method):
     assert sequence(make(method)) == json.loads(DATA.read_text())[method][:BUDGET]
 
 
-def test_coflex_without_the_additive_kernel_part_makes_the_suggestions_recorded_before_it():
+@pytest.mark.parametrize("options, key", [(dict(beta=1.0), "coflex-beta1"),
+                                          (dict(beta=1.0, additive=False), "coflex-additive-off")])
+def test_coflex_options_make_the_suggestions_recorded_before_their_default_changed(options, key):
     recorded = json.loads(DATA.read_text())
-    assert sequence(make("coflex", additive=False)) == recorded["coflex-additive-off"][:BUDGET] != recorded["coflex"][:BUDGET]
+    assert sequence(make("coflex", **options)) == recorded[key][:BUDGET] != recorded["coflex"][:BUDGET]
 
 
 @pytest.mark.parametrize("method", METHODS)
