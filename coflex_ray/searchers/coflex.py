@@ -67,7 +67,7 @@ One batch of ``batch_size`` proposals is made as follows.
    (EI and LCB on one objective alone favour the ends of the front.)  In addition, for each of
    ``n_directions`` random weight vectors ``w`` on the simplex (evenly spaced for two objectives),
    the candidate minimising the augmented Chebyshev scalarisation ``max_j w_j l_j + 0.05 sum_j w_j l_j``
-   of the normalised optimistic predictions ``l`` (below) is proposed: these reach the middle
+   of the normalised predictions ``l`` (rule 5) is proposed: these reach the middle
    of the front.
 5. **Normalisation.** Objectives are normalised by the objective bounds when the searcher was
    given them (0 at the lower, 1 at the upper bound; a study hands its bounds to every searcher that
@@ -87,16 +87,15 @@ One batch of ``batch_size`` proposals is made as follows.
    reproduces the bench's figures for 0 and 1); on fresh seeds 10-19 ``beta = 0`` was above random
    on 10 of 10.  Presumably an optimistic ``l`` credits a candidate for its ignorance twice (its
    proposal and its fusion score), which with 10-30 observations in 12 dimensions favours the
-   unexplored corners.  A
-   Monte-Carlo expected hypervolume improvement in place of rules 6-7 (128 posterior samples per
-   candidate, greedy over sample-wise fronts; dev script) did no better than ``beta = 1`` (0.181,
-   2 of 10).  On the four real studies (NB201 x pixel3 and SSS, budgets 30 and 100; README,
+   unexplored corners.  A Monte-Carlo expected hypervolume improvement in place of rules 6-7 (128
+   posterior samples per candidate, greedy over sample-wise fronts; dev script) did no better than
+   ``beta = 1`` (0.181, 2 of 10).  On the four real studies (NB201 x pixel3 and SSS, budgets 30 and 100; README,
    "Results") the median HV fraction moved by +0.006, +0.016, +0.030 and 0.000 with ``beta = 0``,
    IGD+ improved on SSS at budget 100 (two-sided Mann-Whitney p = 0.038), nothing else significant.
 6. **Pareto fusion.** Of the pooled proposals, only those non-dominated among the pool by their
-   optimistic predictions ``l`` are kept (when they are fewer than the batch, the next Pareto layers
+   predictions ``l`` are kept (when they are fewer than the batch, the next Pareto layers
    of the pool too, so a batch is full).
-7. **Batch by optimistic hypervolume improvement.** The front starts as the observed non-dominated
+7. **Batch by hypervolume improvement of the predictions.** The front starts as the observed non-dominated
    points plus the predicted means of pending trials (the "kriging believer" liar).  Greedily, the
    candidate whose ``l`` adds the most hypervolume (moocore) to the front is taken
    (hypervolume improvement times the candidate's probability of being feasible, see the
@@ -104,7 +103,7 @@ One batch of ``batch_size`` proposals is made as follows.
    :func:`.models.fit_feasibility`, fitted once a point has failed; 1 before), and its ``l`` joins the
    front, so the next pick must improve another part of the front (diversity across the batch).
    When no candidate adds hypervolume, the one closest to adding some is taken: the smallest
-   amount by which all its optimistic coordinates would have to fall to leave the front's dominated
+   amount by which all its coordinates ``l`` would have to fall to leave the front's dominated
    region and enter the reference box (:func:`shortfall`; the largest posterior standard deviation,
    used before, sent picks to the cube's corners).
 
@@ -114,7 +113,7 @@ the trust region, the given bounds or the current front's normalisation instead 
 from the initial design, the clip, the shortfall fallback, the output warp and the kernel's
 additive part.  The first implementation fused on posterior means too (``beta = 0``); ``beta = 1``
 was the default in between, until the additive part made the means worth trusting (rule 5; on the
-code before it, beta 0 gave 3 of 10 DTLZ2 seeds above random).  Everything is seeded: the candidate
+code before it, beta 0 gave 3 of 10 DTLZ2 seeds above random, dev script).  Everything is seeded: the candidate
 set and the directions from the core's numpy RNG, model fitting after ``torch.manual_seed(seed,
 batch number)``.
 
@@ -227,7 +226,7 @@ class CoflexCore(ModelCore):
         kappa: the LCB proposals' optimism.
         n_directions: scalarisation directions that propose one candidate each.
         n_starts, local_steps: local-search starts per objective and moves per start.
-        clip: optimistic normalised predictions are clipped below at ``-clip``.
+        clip: the normalised predictions ``l`` are clipped below at ``-clip``.
         trust_region: draw the candidates in a trust region around the front (rule 2).
         warp: each objective's output warp (rule 1): "auto" (rank normal scores when the objective
             has far-out values, else none), "rank", "power" (Yeo-Johnson) or "none" (standardised);
@@ -319,7 +318,7 @@ class CoflexCore(ModelCore):
             # FEASIBILITY: the one place a feasibility model enters (every told point, failed ones included)
             pfeas = self.feasibility(X, C)
         ideal, span = front_scale(Y) if self.bounds is None else (self.bounds[:, 0], np.diff(self.bounds, axis=1)[:, 0])
-        L = np.maximum((units(M - self.beta * S) - ideal) / span, -self.clip)  # optimistic, normalised, clipped
+        L = np.maximum((units(M - self.beta * S) - ideal) / span, -self.clip)  # rule 5 (optimistic if beta > 0)
         pooled: set[int] = set()
         k = self.proposals_per_objective
         for j in range(m):
@@ -367,7 +366,7 @@ class CoflexCore(ModelCore):
 
     @staticmethod
     def fuse(pool: np.ndarray, L: np.ndarray, pfeas: np.ndarray, front: np.ndarray, n: int) -> list[int]:
-        """Rule 7: greedy batch by optimistic hypervolume improvement (normalised ``L`` and ``front``)."""
+        """Rule 7: greedy batch by hypervolume improvement of the predictions (normalised ``L`` and ``front``)."""
         ref = np.full(L.shape[1], REF)
         chosen: list[int] = []
         remaining = list(range(len(pool)))

@@ -42,7 +42,7 @@ class CoflexSearch(AskTellSearcher):
         kappa: optimism of the lower-confidence-bound proposals.
         n_directions: random scalarisation directions proposing one candidate each.
         n_starts, local_steps: local-search starts per objective and moves per start.
-        clip: optimistic normalised predictions are clipped below at ``-clip``.
+        clip: the fusion's normalised predictions are clipped below at ``-clip``.
         trust_region: draw candidates in a TuRBO-style trust region around the observed front
             (rule 2 of :mod:`.coflex`); ``False``: from the whole space.
         global_candidates: Sobol points of a global candidate set that joins the trust region's (0:
