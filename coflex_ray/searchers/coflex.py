@@ -90,7 +90,7 @@ One batch of ``batch_size`` proposals is made as follows.
    unexplored corners.  A Monte-Carlo expected hypervolume improvement in place of rules 6-7 (128
    posterior samples per candidate, greedy over sample-wise fronts; dev script) did no better than
    ``beta = 1`` (0.181, 2 of 10).  On the four real studies (NB201 x pixel3 and SSS, budgets 30 and 100; README,
-   "Results") the median HV fraction moved by +0.006, +0.016, +0.030 and 0.000 with ``beta = 0``,
+   "Results") the median HV fraction moved by +0.006, +0.016, +0.030 and -0.001 with ``beta = 0``,
    IGD+ improved on SSS at budget 100 (two-sided Mann-Whitney p = 0.038), nothing else significant.
 6. **Pareto fusion.** Of the pooled proposals, only those non-dominated among the pool by their
    predictions ``l`` are kept (when they are fewer than the batch, the next Pareto layers
