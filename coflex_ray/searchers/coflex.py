@@ -89,9 +89,10 @@ One batch of ``batch_size`` proposals is made as follows.
    proposal and its fusion score), which with 10-30 observations in 12 dimensions favours the
    unexplored corners.  A Monte-Carlo expected hypervolume improvement in place of rules 6-7 (128
    posterior samples per candidate, greedy over sample-wise fronts; dev script) did no better than
-   ``beta = 1`` (0.181, 2 of 10).  On the four real studies (NB201 x pixel3 and SSS, budgets 30 and 100; README,
-   "Results") the median HV fraction moved by +0.006, +0.016, +0.030 and -0.001 with ``beta = 0``,
-   IGD+ improved on SSS at budget 100 (two-sided Mann-Whitney p = 0.038), nothing else significant.
+   ``beta = 1`` (0.181, 2 of 10).  On the four real studies (NB201 x pixel3 and SSS, budgets 30
+   and 100; README, "Results") the median HV fraction moved by +0.006, +0.016, +0.030 and -0.001
+   with ``beta = 0``, IGD+ improved on SSS at budget 100 (two-sided Mann-Whitney p = 0.038),
+   nothing else significant.
 6. **Pareto fusion.** Of the pooled proposals, only those non-dominated among the pool by their
    predictions ``l`` are kept (when they are fewer than the batch, the next Pareto layers
    of the pool too, so a batch is full).
@@ -113,9 +114,9 @@ the trust region, the given bounds or the current front's normalisation instead 
 from the initial design, the clip, the shortfall fallback, the output warp and the kernel's
 additive part.  The first implementation fused on posterior means too (``beta = 0``); ``beta = 1``
 was the default in between, until the additive part made the means worth trusting (rule 5; on the
-code before it, beta 0 gave 3 of 10 DTLZ2 seeds above random, dev script).  Everything is seeded: the candidate
-set and the directions from the core's numpy RNG, model fitting after ``torch.manual_seed(seed,
-batch number)``.
+code before it, beta 0 gave 3 of 10 DTLZ2 seeds above random, dev script).  Everything is seeded:
+the candidate set and the directions from the core's numpy RNG, model fitting after
+``torch.manual_seed(seed, batch number)``.
 
 ``CoflexCore`` is the optimiser (ask/tell, no Ray, :mod:`.core`); ``CoflexSearch``
 (:mod:`.tune_searchers`) is its Ray Tune searcher.

@@ -8,10 +8,10 @@ default output warp became "auto", when its kernel got the additive part (``cofl
 the sequence before that, which ``additive=False, beta=1`` still reproduces) and when its fusion's
 default ``beta`` became 0 (``coflex-beta1`` is the sequence before that, which ``beta=1`` still
 reproduces); the first 6 suggestions, the initial design, are unchanged), so the test now guards
-against unintended changes.  Concurrency 1, a
-fixed seed and budget, a small discrete toy (ZDT2 over ordinal and integer knobs) with a ``max`` objective, a log-modelled objective
-and an infeasible result every 5th trial, so the orientation, the log transform and the failure path
-are all on the recorded path.
+against unintended changes.  Concurrency 1, a fixed seed and budget, a small discrete toy (ZDT2 over
+ordinal and integer knobs) with a ``max`` objective, a log-modelled objective and an infeasible
+result every 5th trial, so the orientation, the log transform and the failure path are all on the
+recorded path.
 """
 
 from __future__ import annotations
