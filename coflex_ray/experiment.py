@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -407,7 +408,7 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
     except (ValueError, NatsDataError) as e:  # UsageError, SearcherBuildError and the library's own checks
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"network evaluator: {plan.evaluator.description}")
+    print(textwrap.fill(f"network evaluator: {plan.evaluator.description}", width=100, subsequent_indent="    "))
     print("hardware evaluator: " + (f"measured latency (ms) on {args.device} (HELP / HW-NAS-Bench table)"
                                     if args.device else f"{args.fidelity} (EDP in uJ*ms at 1 GHz)"
                                     if plan.ladder is None or plan.ladder.kind == "epochs"

@@ -47,44 +47,72 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
 
 
+def _minutes(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class StudyClock:
+    """Where a run sits in its study, for progress lines: trials the study finished before this run,
+    the study's total trials and its start time (``time.time()``)."""
+
+    def __init__(self, done_before: int, total: int, start: float) -> None:
+        self.done_before, self.total, self.start = done_before, total, start
+
+    def text(self, done_in_run: int) -> str:
+        done = self.done_before + done_in_run
+        elapsed = time.time() - self.start
+        eta = elapsed / done * (self.total - done) if done else float("nan")
+        return (f"study {done}/{self.total} trials, {_minutes(elapsed)} elapsed"
+                + (f", ETA {_minutes(eta)}" if eta == eta else ""))
+
+
 class _Progress:
-    """A Tune callback printing one short line per finished trial."""
+    """A Tune callback printing a short progress line as trials finish: at most one per
+    ``every_s`` seconds, and always for the run's first and last trial."""
 
     def __new__(cls, *args: Any, **kwargs: Any):  # build the subclass lazily so importing needs no Ray
         from ray.tune import Callback
 
         class Progress(Callback):
-            def __init__(self, label: str, budget: int, metric: str, every: int,
-                         sink: Callable[[str], None] | None = None) -> None:
+            def __init__(self, label: str, budget: int, metric: str, every_s: float = 10.0,
+                         sink: Callable[[str], None] | None = None, clock: StudyClock | None = None) -> None:
                 self.label, self.budget, self.metric, self.done = label, budget, metric, 0
-                self.every, self.start = every, time.time()
+                self.every_s, self.start, self.last, self.clock = every_s, time.time(), 0.0, clock
                 self.sink = sink or (lambda line: print(line, flush=True))
 
             def setup(self, **info: Any) -> None:
                 # Tune restores this callback from its pickle on resume: time the lines from the restart
                 self.start = time.time()
 
+            def _line(self, what: str) -> None:
+                now = time.time()
+                if self.done not in (1, self.budget) and now - self.last < self.every_s:
+                    return
+                self.last = now
+                study = f"; {self.clock.text(self.done)}" if self.clock is not None else ""
+                self.sink(f"[{self.label}] trial {self.done}/{self.budget} {what} "
+                          f"({_minutes(now - self.start)}{study})")
+
             def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
                 self.done += 1
-                if self.done % self.every and self.done != self.budget:
-                    return
-                res = trial.last_result or {}
-                val = res.get(self.metric, float("nan"))
-                self.sink(f"[{self.label}] trial {self.done}/{self.budget} {self.metric}={val:.4g} "
-                          f"({time.time() - self.start:.0f}s)")
+                val = (trial.last_result or {}).get(self.metric, float("nan"))
+                self._line(f"{self.metric}={val:.4g}")
 
             def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
                 self.done += 1
-                self.sink(f"[{self.label}] trial {self.done}/{self.budget} ERROR {trial.trial_id}")
+                self.last = 0.0  # an error is always shown
+                self._line(f"ERROR {trial.trial_id}")
 
         return Progress(*args, **kwargs)
 
 
 def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budget: int, *,
               storage_path: str | Path, name: str, label: str, metric: str = "err",
-              cpus_per_trial: float = 1.0, quiet: bool = False, progress_every: int = 1,
+              cpus_per_trial: float = 1.0, quiet: bool = False, progress_every_s: float = 10.0,
               resume: bool = False, sink: Callable[[str], None] | None = None, scheduler: Any = None,
-              all_rows: bool = False, time_budget_s: float | None = None) -> pd.DataFrame:
+              all_rows: bool = False, time_budget_s: float | None = None,
+              clock: StudyClock | None = None) -> pd.DataFrame:
     """Run ``budget`` trials of ``trainable`` with ``search_alg`` and return ``get_dataframe()``.
 
     ``scheduler``: a Tune ``TrialScheduler`` (default FIFO).  ``all_rows``: return every reported
@@ -96,15 +124,16 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
     continue it with ``Tuner.restore`` (completed trials kept, the searcher's saved state restored,
     errored and unfinished trials re-run) instead of starting over.
 
-    ``progress_every``: print a progress line every that many finished trials (and at the end), or hand
-    it to ``sink`` (a run inside a Ray task sends its lines to the driver that way).
+    ``progress_every_s``: print a progress line at most that often (and for the first and last trial),
+    or hand it to ``sink`` (a run inside a Ray task sends its lines to the driver that way); ``clock``
+    adds the study's trials done and ETA to each line.
     The table gets the columns of every reported metric plus ``config/<key>`` columns, as Tune
     writes them.
     """
     from ray import tune
 
     trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial})
-    callbacks = [] if quiet else [_Progress(label, budget, metric, progress_every, sink)]
+    callbacks = [] if quiet else [_Progress(label, budget, metric, progress_every_s, sink, clock)]
     path = Path(storage_path).resolve() / name
     if resume and tune.Tuner.can_restore(str(path)):
         grid = _restore(path, trainable, param_space).get_results()

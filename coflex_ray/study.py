@@ -3,18 +3,8 @@
 Shared by the experiment scripts (``experiments/sss.py``, ``experiments/nb201.py``), which only
 choose the space, the evaluator and the defaults.
 
-Searchers (``SEARCHERS``), all at the same budget, seeds and concurrency:
-
-* ``coflex`` (ours), ``qnehvi``, ``qnparego`` (``qehvi`` on request) on exact BoTorch GPs, ``nsga2``
-  (pymoo): multi-objective on ``err`` and the hardware objective ``hw`` (``edp``, or ``latency_ms``
-  for measured device latencies; modelled in log space), with infeasible results flagged through
-  the ``feasible`` column.
-* Ray Tune's built-ins: ``random`` (``BasicVariantGenerator``), ``optuna-tpe``, ``optuna-nsga2`` and
-  ``optuna-gp`` (Optuna's Gaussian-process ``GPSampler``, multi-objective by log EHVI; ``OptunaSearch`` on both objectives through :class:`.searchers.scalarize.FiniteObjectivesSearch`:
-  ``err`` and ``log10 <hw>``, a finite penalty for a failed trial), and ``hyperopt``
-  (``HyperOptSearch``, single-objective, through :class:`.searchers.scalarize.ScalarizedSearch`: the
-  mean of the two objectives normalised by the study's fixed bounds).  Trials report raw metrics
-  only; these wrappers derive what each built-in needs.
+The searchers and how each is built live in :mod:`coflex_ray.registry`; trials report raw
+metrics only, and the registry's wrappers derive what each built-in searcher needs.
 """
 
 from __future__ import annotations
@@ -28,108 +18,8 @@ if TYPE_CHECKING:  # pandas and the spaces load lazily: the command line checks 
 
     from .spaces import Space
 
-OURS = ("coflex", "qnehvi", "qehvi", "qnparego", "nsga2")
-BUILTIN = ("random", "optuna-tpe", "optuna-nsga2", "optuna-gp", "hyperopt")
-SEARCHERS = OURS + BUILTIN
-DEFAULT_SEARCHERS = ("coflex", "qnehvi", "qnparego", "nsga2", "random", "optuna-tpe", "optuna-nsga2", "hyperopt",
-                     "optuna-gp")
-
-
-def check_searchers(names: list[str]) -> list[str]:
-    if not names:
-        raise ValueError(f"--searchers is empty; allowed: {', '.join(SEARCHERS)}")
-    bad = [n for n in names if n not in SEARCHERS]
-    if bad:
-        raise ValueError(f"unknown searcher {bad[0]!r}; allowed: {', '.join(SEARCHERS)}")
-    return list(dict.fromkeys(names))
-
-
-class SearcherBuildError(ValueError):
-    """A requested searcher cannot be built (missing library, bad option or combination)."""
-
-
-# libraries each searcher imports when it is built (checked first: a missing one fails in milliseconds)
-REQUIRES = {"coflex": ("torch", "botorch", "gpytorch"), "qnehvi": ("torch", "botorch", "gpytorch"),
-            "qehvi": ("torch", "botorch", "gpytorch"), "qnparego": ("torch", "botorch", "gpytorch"),
-            "nsga2": ("pymoo",), "random": (), "optuna-tpe": ("optuna",), "optuna-nsga2": ("optuna",),
-            "optuna-gp": ("optuna", "torch", "scipy"), "hyperopt": ("hyperopt",)}
-
-
-def check_installed(names: list[str]) -> None:
-    """Raise :class:`SearcherBuildError` if a library one of the searchers ``names`` needs is missing."""
-    from importlib.util import find_spec
-
-    for name in names:
-        lib = next((lib for lib in REQUIRES[name] if find_spec(lib) is None), None)
-        if lib is not None:
-            raise SearcherBuildError(f"searcher {name!r} needs the library {lib!r}, which is not installed; "
-                                     f"install coflex-ray with its dependencies (pip install -e .) or drop "
-                                     f"{name!r} from --searchers")
-
-
-def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: int,
-                  hw: str = "edp") -> Any:
-    """The Tuner's search_alg for searcher ``name``; the objectives are ``err`` and the hardware
-    column ``hw``."""
-    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
-
-    kw = dict(metric=["err", hw], mode=["min", "min"], seed=seed, log_metrics=[hw])
-    # proposals per model fit: twice the trials running at once (at least 4), so one fit serves two
-    # rounds of parallel trials; the pending ones are fantasised, so the batch still spreads out
-    batch = max(2 * concurrency, 4)
-    if name == "coflex":
-        from .searchers.tune_searchers import CoflexSearch
-
-        ours = CoflexSearch(space, n_init=n_init, batch_size=batch, **kw)
-    elif name in ("qnehvi", "qehvi", "qnparego"):
-        from .searchers.tune_searchers import BoTorchMOSearch
-
-        ours = BoTorchMOSearch(space, acquisition=name, n_init=n_init, batch_size=batch, **kw)
-    elif name == "nsga2":
-        from .searchers.tune_searchers import NSGA2Search
-
-        ours = NSGA2Search(space, pop_size=max(n_init, 4), **kw)
-    elif name == "random":
-        return BasicVariantGenerator(random_state=seed, max_concurrent=concurrency)
-    elif name in OPTUNA:
-        from ray.tune.search.optuna import OptunaSearch
-
-        from .searchers.scalarize import FiniteObjectivesSearch
-
-        # Optuna sees finite copies of the raw objectives (log10 of the hardware one; a penalty if failed)
-        alg = FiniteObjectivesSearch(OptunaSearch(sampler=optuna_sampler(name, seed, n_init)), metric=["err", hw],
-                                     mode=["min", "min"], log_metrics=[hw])
-        return ConcurrencyLimiter(alg, concurrency)
-    elif name == "hyperopt":
-        from ray.tune.search.hyperopt import HyperOptSearch
-
-        from .searchers.scalarize import ScalarizedSearch
-
-        # single-objective: the mean of the two objectives normalised by the study's bounds (set by
-        # set_study_bounds once the study has fixed them)
-        alg = ScalarizedSearch(HyperOptSearch(n_initial_points=n_init, random_state_seed=seed), metric=["err", hw],
-                               mode=["min", "min"], log_metrics=[hw])
-        return ConcurrencyLimiter(alg, concurrency)
-    else:
-        raise ValueError(f"unknown searcher {name!r}; allowed: {', '.join(SEARCHERS)}")
-    return ConcurrencyLimiter(ours, concurrency)
-
-
-OPTUNA = ("optuna-tpe", "optuna-nsga2", "optuna-gp")
-
-
-def optuna_sampler(name: str, seed: int, n_init: int) -> Any:
-    """The Optuna sampler of the built-in searcher ``name`` (one of ``OPTUNA``), ``n_init`` random
-    trials first (NSGA-II: a population of ``max(n_init, 4)``)."""
-    from optuna.samplers import GPSampler, NSGAIISampler, TPESampler
-
-    if name == "optuna-tpe":
-        return TPESampler(seed=seed, n_startup_trials=n_init)
-    if name == "optuna-nsga2":
-        return NSGAIISampler(seed=seed, population_size=max(n_init, 4))
-    if name == "optuna-gp":
-        return GPSampler(seed=seed, n_startup_trials=n_init)
-    raise ValueError(f"unknown Optuna searcher {name!r}; allowed: {', '.join(OPTUNA)}")
+from .registry import (DEFAULT_SEARCHERS, OURS, SEARCHERS, SearcherBuildError, check_installed,  # noqa: F401
+                       check_searchers, library_version, make_searcher, optuna_sampler)
 
 
 def build_searchers(names: list[str], space: Space, seeds: list[int], n_init: int, concurrency: int,
@@ -158,7 +48,8 @@ def build_searchers(names: list[str], space: Space, seeds: list[int], n_init: in
 
 def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, budget: int, out: Path,
              resume: bool, sink: Callable[[str], None] | None = None, scheduler: Any = None,
-             all_rows: bool = False, time_budget_s: float | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+             all_rows: bool = False, time_budget_s: float | None = None, label: str | None = None,
+             clock: Any = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """One (searcher, seed) Tuner run: (Ray's result table, our searcher's ``suggest_s``/``n_fallbacks``);
     with ``all_rows`` the table has every reported row (one per rung of a multi-step trial)."""
     from ray import tune
@@ -170,9 +61,8 @@ def _execute(trainable: Callable, space: Space, alg: Any, name: str, seed: int, 
     start = time.time()
     with wall_clock(path.parent / f"{path.name}.wall.json", resumed) as earlier_s:
         df = run_tuner(trainable, space.param_space(), alg, budget, storage_path=out / "ray_results",
-                       name=f"{name}_seed{seed}", label=f"{name}/seed{seed}", progress_every=max(10, budget // 4),
-                       resume=resume, sink=sink, scheduler=scheduler, all_rows=all_rows,
-                       time_budget_s=time_budget_s)
+                       name=f"{name}_seed{seed}", label=label or f"{name} seed {seed}", resume=resume, sink=sink,
+                       scheduler=scheduler, all_rows=all_rows, time_budget_s=time_budget_s, clock=clock)
     if df.empty or "err" not in df:
         raise RuntimeError(f"the run returned no results ({len(df)} rows)")
     inner = getattr(alg, "searcher", alg)  # ConcurrencyLimiter -> the searcher it wraps
@@ -234,9 +124,36 @@ def _finish(df: pd.DataFrame, stats: dict[str, float], name: str, seed: int, out
 
 
 def _failed(name: str, seed: int, e: BaseException) -> str:
-    line = f"[failed] {name:<13} seed {seed}: {type(e).__name__}: {str(e)[:300]}"
+    """Print and return the ``[failed]`` line of a run: the searcher's library and version, and the
+    library the exception was raised in when that is another one."""
+    where = raised_in(e)
+    lib = library_version(name)
+    line = (f"[failed] {name:<13} seed {seed} ({lib}" + (f"; raised in {where}" if where and where != lib else "")
+            + f"): {type(e).__name__}: {str(e)[:300]}")
     print(line, flush=True)
     return line
+
+
+def raised_in(e: BaseException) -> str | None:
+    """``"<distribution> <version>"`` of the installed library whose code raised ``e`` (the innermost
+    traceback frame outside the standard library and this package), or None."""
+    import sysconfig
+    import traceback
+    from importlib.metadata import packages_distributions, version
+
+    site = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    for frame in reversed(traceback.extract_tb(e.__traceback__)):
+        root = next((r for r in site if frame.filename.startswith(r)), None)
+        if root is None:
+            continue
+        top = frame.filename[len(root):].lstrip("/").split("/")[0].removesuffix(".py")
+        dists = packages_distributions().get(top)
+        if dists and dists[0] != "coflex-ray":
+            try:
+                return f"{dists[0]} {version(dists[0])}"
+            except Exception:  # noqa: BLE001 - a message helper must never raise
+                return dists[0]
+    return None
 
 
 def set_study_bounds(built: dict[tuple[str, int], Any], bounds: dict,
@@ -308,11 +225,16 @@ def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], An
     (out / "runs").mkdir(parents=True, exist_ok=True)
     frames, failed = [], []
     if parallel_runs <= 1:
-        for (name, seed), alg in built.items():
+        from .runner import StudyClock
+
+        start, n = time.time(), len(built)
+        for k, ((name, seed), alg) in enumerate(built.items()):
             try:
                 frames.append(_finish(*_execute(trainable, space, alg, name, seed, budget, out, resume,
                                                 scheduler=schedulers.get((name, seed)), all_rows=all_rows,
-                                                time_budget_s=time_budget_s),
+                                                time_budget_s=time_budget_s,
+                                                label=f"run {k + 1}/{n} {name} seed {seed}",
+                                                clock=StudyClock(k * budget, n * budget, start)),
                                       name, seed, out))
             except Exception as e:  # one broken run must not cost the others: report it and go on
                 failed.append(_failed(name, seed, e))
@@ -347,11 +269,13 @@ def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int]
             except Empty:
                 return
 
+    n = len(todo)
     while todo or running:
         while todo and len(running) < k:
             (name, seed), alg = todo.pop(0)
+            label = f"run {n - len(todo)}/{n} {name} seed {seed}"
             running[remote.remote(trainable, space, alg, name, seed, budget, out, resume, queue.put,
-                                  (schedulers or {}).get((name, seed)), all_rows, time_budget_s)] = (name, seed)
+                                  (schedulers or {}).get((name, seed)), all_rows, time_budget_s, label)] = (name, seed)
         done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
         drain()
         for ref in done:
@@ -430,12 +354,17 @@ def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: 
     return summary
 
 
+# every library whose version can change a study's numbers (run_info.json records them)
+RESULT_LIBRARIES = ("coflex-ray", "ray", "torch", "botorch", "gpytorch", "linear_operator", "pymoo", "moocore",
+                    "optuna", "hyperopt", "greenlet", "zigzag-dse", "scalesim", "numpy", "scipy", "pandas", "pyarrow",
+                    "scikit-learn", "scikit-image", "networkx", "onnx", "cloudpickle")
+
+
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("coflex-ray", "ray", "torch", "botorch", "gpytorch", "pymoo", "moocore", "optuna", "hyperopt",
-                "zigzag-dse", "scalesim", "numpy", "pandas"):
+    for pkg in RESULT_LIBRARIES:
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

@@ -32,10 +32,10 @@ def _config_with(mode: str | None, every: int = 6) -> dict:
 @pytest.mark.parametrize("mode", ["raise", "nan", "hang"])
 def test_each_fault_becomes_an_infeasible_row_with_its_reason(mode):
     spec = EvalSpec(timeout_s=1.5 if mode == "hang" else None)  # cold imports must not time out the others
-    out = evaluate_config(_config_with(mode), spec, FaultyHardware(hang_s=6.0))
+    out = evaluate_config(_config_with(mode), spec, FaultyHardware(hang_s=60.0))
     assert out["feasible"] is False and REASONS[mode] in out["error"], out["error"]
     assert not any(k.startswith("obj_") or k == "scalar" for k in out)  # raw metrics only (no derived columns)
-    assert out["eval_time_s"] < 5.0  # the hang was abandoned at the timeout, not waited out
+    assert out["eval_time_s"] < 30.0  # the 60 s hang was abandoned at the timeout, not waited out
 
 
 def test_healthy_configs_pass_through_the_fault_wrapper():

@@ -47,13 +47,14 @@ class BrokenSearcher:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 4 min on an idle 2-core machine; 10+ when it is shared
 def test_every_default_searcher_runs_end_to_end(tmp_path):
     """The main job's default searcher set at a tiny budget, from the installed environment: a searcher
     whose library is not declared (and so missing in CI's fresh venv) fails this test."""
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "sss.py"), "--smoke", "--searchers",
                            *DEFAULT_SEARCHERS, "--out", str(out)],
-                          capture_output=True, text=True, timeout=1200, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=1700, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "[failed]" not in proc.stdout
     df = pd.read_parquet(out / "results.parquet")
@@ -88,7 +89,7 @@ def test_missing_searcher_library_fails_before_ray_starts(tmp_path, searcher, li
         and repr(library) in lines[0], proc.stderr
     assert "network evaluator" not in proc.stdout  # nothing started: no evaluator, no Ray, no probe
     assert not out.exists()
-    assert elapsed < 15, elapsed  # about 0.5 s idle: the check runs before torch, ZigZag or Ray load
+    assert elapsed < 30, elapsed  # about 0.5 s idle: the check runs before torch, ZigZag or Ray load
 
 
 def test_searcher_that_cannot_be_constructed_fails_with_one_line(tmp_path):
@@ -169,9 +170,9 @@ def test_minutes_per_run_stops_each_run_on_the_clock(tmp_path):
     start = time.time()
     spec = EvalSpec("nb201", "cifar10", device="pixel3")
     results, failed = run_study(partial(cosearch_trial, spec=spec), NB201_SPACE, built, budget=5000, out=tmp_path,
-                                time_budget_s=15)
+                                time_budget_s=45)  # Ray's worker start counts: 15 s gave no trial on a loaded machine
     assert not failed and 1 <= len(results) < 5000
-    assert time.time() - start < 120
+    assert time.time() - start < 300
 
 
 def test_a_run_resume_only_read_back_keeps_its_saved_timings(tmp_path):
@@ -189,3 +190,26 @@ def test_a_run_resume_only_read_back_keeps_its_saved_timings(tmp_path):
                                          "feasible": [True]})], ignore_index=True)
     more = _finish(grown, {"wall_s": 30.0, "start": 590.0, "suggest_s": 2.0, "n_fallbacks": 0}, "coflex", 0, tmp_path)
     assert more["run_wall_s"].iat[0] == 30.0 and more["suggest_s"].iat[0] == 2.0
+
+
+def test_failed_line_names_the_library_and_its_version():
+    """A run that fails inside a peer library says which library, at which version."""
+    from importlib.metadata import version
+
+    import optuna
+
+    from coflex_ray.study import _failed
+
+    try:
+        optuna.distributions.FloatDistribution(1.0, 0.0)  # raises inside Optuna
+    except ValueError as e:
+        line = _failed("optuna-tpe", 3, e)
+    assert line.startswith("[failed] optuna-tpe") and "seed 3" in line
+    assert f"optuna {version('optuna')}" in line and "ValueError" in line
+    try:
+        import numpy as np
+
+        np.linalg.cholesky(-np.eye(2))
+    except Exception as e:  # noqa: BLE001
+        line = _failed("coflex", 0, e)
+    assert f"coflex-ray {version('coflex-ray')}" in line and f"raised in numpy {version('numpy')}" in line
