@@ -60,7 +60,12 @@ def all_channels() -> np.ndarray:
 
 
 def check_channels(channels: np.ndarray | Sequence[int]) -> np.ndarray:
-    """``(n, 5)`` int array of legal widths, or one ``ValueError`` naming the bad value and what is allowed."""
+    """The SSS widths of one network ``(c1..c5)`` or of several, as an ``(n, 5)`` int array.
+
+    Raises:
+        ValueError: not five widths per network, or a width that is not legal (named with what is
+            allowed).
+    """
     ch = np.atleast_2d(np.asarray(channels))
     if ch.ndim != 2 or ch.shape[1] != 5:
         raise ValueError(f"SSS channels must be 5 widths per network, got shape {ch.shape}; "
