@@ -58,7 +58,18 @@ class Ladder:
 
 
 def parse_ladder(text: str, *, nats_sss: bool = False) -> Ladder:
-    """The ladder of a ``--fidelity-ladder`` value; ``ValueError`` naming the bad part otherwise."""
+    """The ladder of a ``--fidelity-ladder`` value.
+
+    Args:
+        text: e.g. ``"zigzag-fixed,zigzag"`` or ``"epochs:10,30,90"``.
+        nats_sss: the official SSS table is available (epoch ladders need it).
+
+    Returns:
+        The parsed :class:`Ladder`.
+
+    Raises:
+        ValueError: a bad part of ``text``, named with what is allowed.
+    """
     raw = text.strip()
     if raw.startswith(EPOCHS_PREFIX):
         if not nats_sss:

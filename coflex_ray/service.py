@@ -60,8 +60,20 @@ class HardwarePool:
         return sum(ray.get([s.update.remote(p) for s, p in zip(self.shards, parts)]))
 
     def layer_costs(self, shapes: list[tuple], acc: AccelConfig, timeout_s: float | None = None) -> list[dict[str, Any]]:
-        """Costs in the order of ``shapes``; with ``timeout_s``, ``TimeoutError`` once it has passed (the
-        shards kill their simulations at that limit; this side gives up :data:`GRACE_S` later at most)."""
+        """Layer costs of ``shapes`` on ``acc``, each layer from the shard that owns its key.
+
+        Args:
+            shapes: layer shapes (cache keys).
+            acc: the accelerator.
+            timeout_s: time limit in seconds; ``None``: no limit.
+
+        Returns:
+            One cost dict per shape, in the order of ``shapes``.
+
+        Raises:
+            TimeoutError: ``timeout_s`` has passed (the shards kill their simulations at that limit;
+                this side gives up :data:`GRACE_S` later at most).
+        """
         import ray
 
         groups: dict[int, list[int]] = {}

@@ -55,7 +55,11 @@ class Dim:
         return "{" + ", ".join(str(v) for v in self.values) + "}"
 
     def index_of(self, value: Any) -> int:
-        """Index of ``value`` among the legal values, or ``ValueError`` naming key, value and range."""
+        """Index of ``value`` among the legal values.
+
+        Raises:
+            ValueError: ``value`` is not legal (the message names the key, the value and the range).
+        """
         if self.kind == "integer":
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise ValueError(f"{self.name}={value!r} is not an integer; allowed: {self.allowed()}")
@@ -119,7 +123,9 @@ class Space:
     def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Return the config restricted to this space's keys, with native Python values.
 
-        Raises ``ValueError`` naming the first missing key or illegal value and what is allowed.
+        Raises:
+            ValueError: a key is missing or a value is not legal (the first one, named with what is
+                allowed).
         """
         out: dict[str, Any] = {}
         for d in self.dims:

@@ -147,8 +147,12 @@ def evaluate_config(config: dict[str, Any], spec: EvalSpec = EvalSpec(), hardwar
 
 def _evaluate(config: dict[str, Any], spec: EvalSpec, hardware: Any,
               deadline: float | None, epoch: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(network + hardware metrics, hardware verdict) of one config; raises on evaluator errors and,
-    past ``deadline`` (a ``time.monotonic()`` value), ``TimeoutError``."""
+    """(network + hardware metrics, hardware verdict) of one config.
+
+    Raises:
+        TimeoutError: past ``deadline`` (a ``time.monotonic()`` value).
+        Exception: whatever an evaluator raises.
+    """
     acc_eval = _accuracy_evaluator(spec.benchmark, spec.dataset, spec.nats_sss, spec.hp, spec.split,
                                    spec.network_evaluator)
     parts = dict(acc_eval(config) if epoch is None else acc_eval(config, epoch))

@@ -45,7 +45,11 @@ def default_cache_dir() -> Path:
 
 
 def check_cache_dir(path: str | os.PathLike | None) -> Path:
-    """The cache directory to use; ``ValueError`` if it lies inside the installed package."""
+    """The cache directory to use: ``path``, or :func:`default_cache_dir` when ``None``.
+
+    Raises:
+        ValueError: the directory lies inside the installed package.
+    """
     target = Path(path).expanduser().resolve() if path else default_cache_dir().resolve()
     package = Path(__file__).resolve().parents[1]
     if target == package or package in target.parents:
@@ -120,9 +124,22 @@ class GroundTruth:
 
     def optimum(self, latency_max: float, energy_max: float, accelerator: int | None = None,
                 max_pes: int | None = None) -> dict[str, Any]:
-        """The true constrained optimum: the most accurate (arch, accelerator) pair with latency <=
-        ``latency_max`` cycles, energy <= ``energy_max`` pJ (and at most ``max_pes`` PEs), over all
-        accelerators or on the one at position ``accelerator``.  ``accuracy`` is NaN when none meets them."""
+        """The true constrained optimum: the most accurate feasible (arch, accelerator) pair meeting
+        the constraints.
+
+        Args:
+            latency_max: latency limit in cycles.
+            energy_max: energy limit in pJ.
+            accelerator: search only the accelerator at this position; ``None``: all of them.
+            max_pes: at most this many PEs (``X1 * X2``); ``None``: no limit.
+
+        Returns:
+            ``{"accuracy", "arch", "accelerator", "latency", "energy"}``; ``accuracy`` is NaN (and
+            ``arch`` -1) when no pair meets the constraints.
+
+        Raises:
+            ValueError: ``accelerator`` is not a position in :attr:`accelerators`.
+        """
         ok = self.ok_mask(latency_max, energy_max, max_pes)
         rows = range(len(self.accelerators)) if accelerator is None else [self._acc_pos(accelerator)]
         best = {"accuracy": float("nan"), "arch": -1, "accelerator": -1, "latency": float("nan"),
@@ -193,9 +210,24 @@ def build_ground_truth(n_accelerators: int = DEFAULT_N_ACCELERATORS, seed: int =
                        accelerators: Sequence[AccelConfig] | None = None, use_cache: bool = True) -> GroundTruth:
     """Latency and energy of every NB201 cell (or of ``archs``) on ``n_accelerators`` sampled accelerators.
 
-    Loads the cached file when it exists (``use_cache``), else computes and writes it.  ``layer_costs``
-    is ``cache.get_many`` of a :class:`LayerCostCache` or ``pool.layer_costs`` of a HardwarePool
-    (default: a fresh in-process cache).  ``accelerators`` replaces the sample (then nothing is cached).
+    Args:
+        n_accelerators: accelerators drawn by :func:`sample_accelerators`.
+        seed: seeds the sample.
+        dataset: an NB201 dataset (input size and accuracy column).
+        fidelity: the simulator tier.
+        cache_dir: where the ``.npz`` is cached (:func:`check_cache_dir`).
+        layer_costs: ``cache.get_many`` of a :class:`LayerCostCache` or ``pool.layer_costs`` of a
+            HardwarePool; ``None``: a fresh in-process cache.
+        archs: NB201 cell strings; ``None``: all 15,625.
+        accelerators: use these instead of the sample (nothing is cached then).
+        use_cache: load the cached file when it exists (it is written either way).
+
+    Returns:
+        The :class:`GroundTruth`.
+
+    Raises:
+        ValueError: an unknown dataset, fidelity or cell string, ``n_accelerators < 1``, or a cache
+            directory inside the package.
     """
     if dataset not in NB201_DATASETS:
         raise ValueError(f"dataset={dataset!r} is not allowed for NAS-Bench-201; allowed: {list(NB201_DATASETS)}")

@@ -31,7 +31,11 @@ THRESHOLD = 0.97  # the paper's "highly monotonic" level
 
 
 def check_table(table: Any) -> pd.DataFrame:
-    """The table as a DataFrame, or one ``ValueError`` naming what is wrong with it."""
+    """The cost table as a DataFrame (columns ``arch``, ``accelerator``, ``latency``, ``energy``).
+
+    Raises:
+        ValueError: what is wrong with the table, in one message.
+    """
     if not isinstance(table, pd.DataFrame):
         raise ValueError(f"table must be a pandas DataFrame with columns {list(REQUIRED)}, got {type(table).__name__}")
     missing = [c for c in REQUIRED if c not in table.columns]
@@ -106,8 +110,18 @@ def monotonicity(table: pd.DataFrame, band_column: str | None = None, proxy: Has
                  n_bands: int = 4) -> Monotonicity:
     """SRCC of architectures' latency and energy between every pair of accelerators, globally and per band.
 
-    ``band_column``: a per-arch cost column (e.g. ``flops_M``) to band by; else bands are latency
-    quantiles on ``proxy``.  ``n_bands`` quantile bins (>= 1).
+    Args:
+        table: long format, one row per (arch, accelerator) (:func:`check_table`).
+        band_column: a per-arch cost column (e.g. ``flops_M``) to band by; ``None``: latency on
+            ``proxy``.
+        proxy: the accelerator whose latency defines the bands; ``None``: the first one.
+        n_bands: number of quantile bins (>= 1).
+
+    Returns:
+        A :class:`Monotonicity` with the pairwise SRCC table and matrices.
+
+    Raises:
+        ValueError: a malformed table or a bad ``n_bands``.
     """
     table = check_table(table)
     if isinstance(n_bands, bool) or not isinstance(n_bands, (int, np.integer)) or n_bands < 1:

@@ -7,7 +7,7 @@ FPGA estimates.  Figures from HELP (Lee et al., NeurIPS 2021) and HW-NAS-Bench (
 2021), copied unchanged.  The copy does not record the input resolution each device was measured
 at; it is the one of the original releases.
 
-Worth knowing (measured on the table): on ``pixel3`` 283 cells and on ``raspi4`` 276 cells are below
+In the table, on ``pixel3`` 283 cells and on ``raspi4`` 276 cells are below
 1 ms (0.003 ms and 0.011 ms at the lowest); they are cells whose output node is cut off from the
 input by ``none`` edges, i.e. networks that compute (almost) nothing, and whose error is near chance.
 """

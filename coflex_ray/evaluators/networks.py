@@ -39,7 +39,11 @@ SSS_GENOTYPE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0
 
 
 def dataset_shape(dataset: str) -> tuple[int, int]:
-    """(input resolution, classes) of a NATS dataset, or ``ValueError`` listing the allowed names."""
+    """(input resolution, classes) of a NATS dataset.
+
+    Raises:
+        ValueError: an unknown dataset (the allowed names listed).
+    """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; allowed: {list(DATASETS)}")
     return DATASETS[dataset]

@@ -8,11 +8,9 @@ trained on real evaluations stands in for the table, and its error is validated,
 
 Model: BoTorch ``SingleTaskGP`` with its default priors (Matern/RBF ARD kernel, Gaussian likelihood
 with a learned noise level), ``Normalize`` input transform and ``Standardize`` outcome transform, on
-the features ``log2(c1..c5)`` (:func:`features`).  Adding log params / log FLOPs as features, or a
-linear prior mean, was measured and did not improve the cross-validated figures (see
-``python -m coflex_ray.bench surrogate``); the log widths alone also extrapolate well to the small
-networks the records lack (the official records of archs 0, 11 and 284 are predicted within about
-0.6 points, see the bench).
+the features ``log2(c1..c5)`` (:func:`features`): adding log params and log FLOPs, or a linear prior
+mean, does not improve the cross-validated figures of ``python -m coflex_ray.bench surrogate``, which
+also checks the predictions for small networks the records lack.
 
 The fit is seeded and takes about a second; it happens once per process (:func:`sss_surrogate`),
 which then predicts all 32,768 networks at once and serves every later query from that table.
@@ -62,7 +60,12 @@ def all_channels() -> np.ndarray:
 
 
 def check_channels(channels: np.ndarray | Sequence[int]) -> np.ndarray:
-    """``(n, 5)`` int array of legal widths, or one ``ValueError`` naming the bad value and what is allowed."""
+    """The SSS widths of one network ``(c1..c5)`` or of several, as an ``(n, 5)`` int array.
+
+    Raises:
+        ValueError: not five widths per network, or a width that is not legal (named with what is
+            allowed).
+    """
     ch = np.atleast_2d(np.asarray(channels))
     if ch.ndim != 2 or ch.shape[1] != 5:
         raise ValueError(f"SSS channels must be 5 widths per network, got shape {ch.shape}; "
@@ -99,7 +102,7 @@ class GPSurrogate:
         x = torch.tensor(features(channels, feature_set), dtype=torch.float64)
         y = torch.tensor(np.asarray(acc, dtype=float), dtype=torch.float64).unsqueeze(-1)
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # 248 x 248 matrices: threads only add contention (measured 2-10x slower)
+        torch.set_num_threads(1)  # 248 x 248 matrices: threads only add contention
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)  # fit_gpytorch_mll's retries draw from the priors

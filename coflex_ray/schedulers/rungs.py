@@ -23,7 +23,11 @@ logger = logging.getLogger(__name__)
 
 
 def check_ladder(time_attr: Any, max_t: Any, grace_period: Any, reduction_factor: Any) -> None:
-    """One ``ValueError`` naming the first bad rung setting and what is allowed."""
+    """Check the rung settings shared by both schedulers.
+
+    Raises:
+        ValueError: the first bad setting, named with what is allowed.
+    """
     if not isinstance(time_attr, str) or not time_attr:
         raise ValueError(f"time_attr={time_attr!r} must be the name of a reported result column, e.g. 'fidelity_level'")
     for name, value in (("max_t", max_t), ("grace_period", grace_period), ("reduction_factor", reduction_factor)):

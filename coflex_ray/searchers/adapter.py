@@ -21,15 +21,12 @@ It does what Tune's searcher contract needs and no optimiser cares about:
   told one result per trial, the **last row the trial reported** (Tune hands it to
   ``on_trial_complete``, also for a trial a scheduler stopped), i.e. the highest fidelity it
   reached; intermediate rows (``on_trial_result``) are not used, since the same trial's later row
-  supersedes them.  Why the last row, not "top rung or failed": a stopped trial is information (the
-  scheduler judged it dominated at its rung), and a failed point would be dropped from the models
-  altogether; on the shipped ladders the lower rungs are biased, not random (zigzag-fixed vs LOMA:
-  same latency ranks, median 1.11x the energy; an early epoch's error lies above the final one), so
-  the value reads as "about this good, likely a little better".  A low-fidelity result is never
-  taken for a final one: it is kept apart in :attr:`AskTellSearcher.low_fidelity` (config, metrics,
-  objectives, level), out of :attr:`AskTellSearcher.evaluated` and out of :meth:`pareto_front`, and
-  its point is never proposed again (re-running a stopped config would spend budget on a known
-  answer).  Rows without ``fidelity_level`` are final, as before.
+  supersedes them.  A stopped trial is told as a result, not as a failure, because the lower rungs
+  are biased rather than random (``docs/design.md``, "Multi-fidelity results").  A low-fidelity
+  result is never taken for a final one: it is kept apart in :attr:`AskTellSearcher.low_fidelity`
+  (config, metrics, objectives, level), out of :attr:`AskTellSearcher.evaluated` and out of
+  :meth:`pareto_front`, and its point is never proposed again.  Rows without ``fidelity_level``
+  are final.
 """
 
 from __future__ import annotations
@@ -65,10 +62,15 @@ class AskTellSearcher(Searcher):
         seed: seeds every random choice of the search.
         log_metrics: metrics modelled in log space (positive values only), e.g. ``["edp"]``.
         objective_bounds: fixed normalisation bounds in reported units, ``[[lo, hi]]`` per metric or
-            ``{metric: (lo, hi)}``; ``None`` freezes them from the initial design.
+            ``{metric: (lo, hi)}``; ``None``: each core's own normalisation (CoflexSearch: the
+            current observed front; the BoTorch baselines: bounds frozen from the initial design).
         infeasible_key: a result whose value under this key is false counts as failed (``None``: no
             such flag).
         float_levels: legal values per ``tune.uniform`` / ``tune.loguniform`` knob.
+
+    Raises:
+        ValueError: ``metric`` without ``mode`` (or the reverse), a bad mode, malformed
+            ``objective_bounds``, or a space that cannot be searched.
     """
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,

@@ -3,8 +3,9 @@
 Same codec, candidate set and batch interface as CoflexSearch (:mod:`.core`, :mod:`.candidates`),
 so the comparison isolates the model and the acquisition:
 
-* **Model**: one exact ``SingleTaskGP`` (Matern-5/2 ARD) over all objectives (batched multi-output),
-  fitted by marginal likelihood.  Cost O(n^3): this is what the sparse GP avoids.
+* **Model**: one exact ``SingleTaskGP`` over all objectives (batched multi-output,
+  :func:`.models.fit_exact_gp`) with the shared kernel of :func:`.models.make_kernel` without the
+  additive part, fitted by maximum a posteriori.  Cost O(n^3): this is what the sparse GP avoids.
 * **Objectives**: minimised objectives are normalised with fixed bounds (given, or frozen from the
   initial design) and **negated** for BoTorch's maximisation convention; the reference point is
   fixed at -1.1 in that normalised, negated space (i.e. 1.1 x the normalised nadir box).
@@ -79,6 +80,7 @@ def feasibility_weighted(acq: AcquisitionFunction, model) -> AcquisitionFunction
 
 
 def check_acquisition(acquisition: str) -> None:
+    """Raises ``ValueError`` unless ``acquisition`` is one of :data:`ACQUISITIONS`."""
     if acquisition not in ACQUISITIONS:
         raise ValueError(f"unknown acquisition {acquisition!r}; allowed: {list(ACQUISITIONS)}")
 

@@ -51,11 +51,21 @@ def initial_design(space: Space, n: int, rng: np.random.Generator) -> list[np.nd
 
 def candidate_set(space: Space, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator,
                   is_taken: Callable[[Index], bool], n_sobol: int = 1024, sigma: float = 0.08) -> np.ndarray:
-    """Acquisition candidates shared by the model-based cores, snapped to legal values and untried.
+    """The global acquisition candidate set shared by the model-based cores.
 
-    ``n_sobol`` scrambled-Sobol points of the cube, plus Gaussian perturbations (``sigma``) and
-    one-coordinate mutations of the observed Pareto-optimal points ``X[nondominated(Y)]`` (about
-    ``n_sobol`` more).
+    Args:
+        space: the search space.
+        X: observed cube points, shape ``(n, d)``.
+        Y: their minimised objectives, shape ``(n, m)``; with none, ``X`` itself is perturbed.
+        rng: the random source.
+        is_taken: whether a legal point is taken (evaluated, failed or pending).
+        n_sobol: scrambled-Sobol points of the cube.
+        sigma: standard deviation of the Gaussian perturbations, in cube units.
+
+    Returns:
+        The Sobol points plus Gaussian perturbations and one-coordinate mutations of the observed
+        Pareto-optimal points ``X[nondominated(Y)]`` (about ``n_sobol`` more), snapped to legal
+        values, without repeats and taken points.
     """
     from scipy.stats import qmc
 
@@ -78,7 +88,11 @@ def untaken_legal(space: Space, parts: list[np.ndarray], is_taken: Callable[[Ind
 
 
 def random_untaken(space: Space, n: int, rng: np.random.Generator, is_taken: Callable[[Index], bool]) -> list[Index]:
-    """Up to ``n`` distinct uniformly random legal points that are not taken (gives up after many tries)."""
+    """Up to ``n`` distinct uniformly random legal points that are not taken.
+
+    Returns:
+        Their index tuples; fewer than ``n`` when ``100 n + 1000`` draws did not find enough.
+    """
     out: list[Index] = []
     sizes = [d.n for d in space.dims]
     tries = 0
@@ -117,10 +131,21 @@ def to_cubes(space: Space, idx: np.ndarray) -> np.ndarray:
 def local_search(space: Space, starts: list[Index], score: Callable[[np.ndarray], np.ndarray],
                  is_taken: Callable[[Index], bool], steps: int = 3, far: bool = True,
                  start_values: np.ndarray | None = None) -> list[Index]:
-    """Hill-climb ``score`` (higher is better; called on rows of cube points) from every start over its
-    untaken legal :func:`neighbours`, at most ``steps`` moves each (steepest ascent, stopping when no
-    neighbour improves).  Returns the distinct end points, none of them taken; a start that is taken
-    itself is returned only after it moved.  ``start_values``: the starts' scores, if known."""
+    """Steepest-ascent hill-climbing of ``score`` over untaken legal neighbours.
+
+    Args:
+        space: the search space.
+        starts: index tuples to start from.
+        score: higher is better; called on an ``(N, d)`` array of cube points, returns ``(N,)``.
+        is_taken: whether a legal point is taken.
+        steps: at most this many moves per start; all starts stop when none improves.
+        far: include :func:`neighbours`' far steps.
+        start_values: the starts' scores, if known (saves one call of ``score``).
+
+    Returns:
+        The distinct end points, none of them taken (a start that is taken itself is returned only
+        after it moved).
+    """
     current = list(starts)
     values = (np.array(start_values, dtype=float) if start_values is not None else
               score(to_cubes(space, np.array(current))) if current else np.zeros(0))
@@ -145,13 +170,23 @@ def local_search(space: Space, starts: list[Index], score: Callable[[np.ndarray]
 
 def trust_region_set(space: Space, centres: np.ndarray, length: float, n: int, rng: np.random.Generator,
                      is_taken: Callable[[Index], bool]) -> np.ndarray:
-    """About ``n`` legal untaken points in the trust regions around ``centres`` (cube points).
+    """Candidates in the trust regions around ``centres`` (rule 2 of :mod:`.coflex`).
 
     Each centre's region is the box of half-width ``length`` around it in the ordinal/integer
     coordinates of the cube; a categorical knob keeps the centre's value, or (with probability
-    ``length``) takes a uniformly random one.  Points are drawn uniformly in the box, snapped to
-    legal values; the centres' one-step neighbours (:func:`neighbours`) are always included, so a
-    region smaller than a bin still has candidates.
+    ``length``) takes a uniformly random one.  The centres' one-step neighbours (:func:`neighbours`)
+    are always included, so a region smaller than a bin still has candidates.
+
+    Args:
+        space: the search space.
+        centres: cube points, shape ``(k, d)``.
+        length: the half-width, in cube units.
+        n: about this many points in all (``n // k`` per centre).
+        rng: the random source.
+        is_taken: whether a legal point is taken.
+
+    Returns:
+        Legal, untaken, distinct cube points (bin centres), shape ``(N, d)``.
     """
     d = space.ndim
     cat = np.array([dim.kind == "categorical" for dim in space.dims])

@@ -1,124 +1,47 @@
-"""CoflexSearch: multi-objective Bayesian optimisation with one sparse GP per objective and Pareto fusion.
+"""CoflexSearch's optimiser: one sparse GP per objective and a Pareto fusion of their proposals.
 
-After "Coflex: Enhancing HW-NAS with Sparse Gaussian Processes" (ICCAD 2025): per-objective sparse
-GPs, per-objective proposals, Pareto fusion by non-dominance; all objectives minimised (``max``
-metrics are negated).  The fusion is uncertainty-aware and can pick points anywhere on the front.
+After Coflex (ICCAD 2025): per-objective sparse GPs, per-objective proposals, fusion by Pareto
+non-dominance.  All objectives are minimised (``max`` metrics are negated by the adapter).  After a
+Sobol initial design (:class:`.core.ModelCore`), each batch of ``batch_size`` proposals is made by
+the rules below.  ``docs/design.md`` gives the reason for each rule and the measurements behind it.
 
-One batch of ``batch_size`` proposals is made as follows.
+1. **Models.**  For every objective, a sparse GP (:func:`.models.fit_sparse_gp`) on the unit-cube
+   inputs and the objective warped by :func:`.warping.make_warp` (``warp``).  With ``additive`` its
+   kernel has a first-order additive part while the model has at most ``models.ADDITIVE_MAX_N``
+   observations (:func:`.models.make_kernel`).
+2. **Candidates.**  With ``trust_region``: about ``n_candidates`` points in a box of half-width
+   ``length`` around each observed Pareto-optimal point, plus their one-step neighbours
+   (:func:`.candidates.trust_region_set`), joined by a global set of ``global_candidates`` Sobol
+   points and perturbations of the Pareto-optimal points (:func:`.candidates.candidate_set`).
+   ``length`` follows TuRBO's rule (Eriksson et al., NeurIPS 2019) with the ``TR_*`` constants
+   (:meth:`CoflexCore.update_region`).  Without a region (disabled, nothing good observed, or nothing
+   untaken in it): the global set with ``n_candidates`` Sobol points.  Evaluated, failed and
+   pending points are never candidates.
+3. **Local search.**  Each objective's ``n_starts`` best candidates by log EI are hill-climbed on
+   that log EI over their untaken legal neighbours, at most ``local_steps`` moves each
+   (:meth:`CoflexCore.improve`); the end points join the candidates.
+4. **Proposals.**  Each objective proposes its ``proposals_per_objective`` best candidates by log
+   EI plus the log probability of feasibility, and as many by its lower confidence bound
+   ``mean - kappa * sd`` (both in the model's units).  Each of ``n_directions`` weight vectors ``w``
+   (:func:`directions`) proposes the candidate minimising ``max_j w_j l_j + 0.05 sum_j w_j l_j``
+   of the normalised predictions ``l`` of rule 5 (ParEGO's augmented Chebyshev scalarisation).
+5. **Normalised predictions.**  ``l = (mean - beta * sd - ideal) / (nadir - ideal)`` per objective,
+   ``mean - beta * sd`` taken in the model's units and mapped to the objective's by the warp's
+   inverse, clipped below at ``-clip``.  ``ideal`` and ``nadir``: the given bounds, else
+   :func:`front_scale` of the observations.  ``beta = 0`` (the default) fuses on posterior means.
+   The hypervolume reference point is ``REF`` in every coordinate.
+6. **Pareto filter.**  Of the pooled proposals, those non-dominated by ``l``; while fewer than the
+   batch, the next Pareto layers too (:func:`pareto_layers`).
+7. **Batch.**  Greedily (:meth:`CoflexCore.fuse`), the candidate whose ``l`` adds the most
+   hypervolume to the front, times its probability of feasibility (:meth:`CoflexCore.feasibility`),
+   joins the batch and the front.  The front starts as the observed non-dominated points plus the
+   posterior means of the pending points (kriging believer).  When no candidate adds hypervolume,
+   the one with the smallest :func:`shortfall` is taken.
 
-1. **Models.** For every objective, a sparse GP (:func:`.models.fit_sparse_gp`, cost linear in the
-   number of observations) on the unit-cube inputs, with BoTorch's default kernel plus a first-order
-   additive part (``additive=True``, :func:`.models.make_kernel`: one one-dimensional kernel per knob,
-   summed, so an effect that adds up over knobs is learnt from every observation; without it the
-   full ARD kernel explained DTLZ2's distance term as noise and picks drifted to the cube's corners;
-   only up to ``models.ADDITIVE_MAX_N`` = 128 observations, beyond which the full kernel alone is
-   both better calibrated and faster, see there), and the objective, warped per objective
-   (``warp="auto"``, :func:`.warping.make_warp`): when its observations have a far-out value (Tukey:
-   beyond the quartiles by three interquartile ranges, e.g. NAS-Bench-201's 90 %-error cells), the
-   GP models their rank normal scores ``Phi^-1((rank - 0.5) / n)`` (a Gaussian copula,
-   :class:`.warping.RankGauss`; ties share their mean rank), so those few values no longer dominate
-   the fit; otherwise it models the standardised values, whose spacing lets the GP extrapolate an
-   effect past the best observation (the rank scores cannot: on the SSS study the copula's EDP
-   model saw no gain in shrinking the last channel count, and two of ten runs never reached the
-   front's low-EDP end).  Measured with a dev harness (not shipped; the studies' evaluations
-   without Ray, 10 seeds, budget 100): the copula on every objective 0.901 HV fraction on
-   NAS-Bench-201 x pixel3 but 0.861 on SSS x accelerator; the standardised values 0.820 and 0.903;
-   a Yeo-Johnson warp (:class:`.warping.PowerWarp`) 0.846 and 0.886; "auto" 0.904 on NAS-Bench-201,
-   and on fresh seeds 10-19 "auto" against the copula 0.908 vs 0.889 (NAS-Bench-201) and 0.890 vs
-   0.866 (SSS).  On DTLZ2 the copula did better (4 of 10 seeds above random, "auto" 0): its bounded
-   extrapolation keeps picks away from the cube's corners.  Choosing between the copula and the
-   standardised values per objective by the GP's leave-one-out log density (in the objective's
-   units) was tried too (dev patch; NAS-Bench-201 budget 30, seeds 0-19; SSS budget 40, seeds
-   0-2): it chose the copula in all 248 fits, i.e. it is the rank warp, which loses on SSS
-   (presumably the density rewards the copula's Gaussian marginals, not the extrapolation the
-   search needs).
-   EI and LCB (rules 3-4) are computed in the model's units, which keep the objective's
-   order; the fusion (rules 5-7) maps predictions back to the objective's units by the warp's
-   inverse (rank scores: piecewise linear between the observed values, linear beyond them;
-   ``log_metrics``, e.g. EDP, in log space).  ``warp`` may also force "rank", "power" or "none".
-2. **Candidate set: a trust region around the front, plus a global set.**  About ``n_candidates`` points drawn
-   uniformly in boxes of half-width ``length`` (unit-cube units) around each observed Pareto-optimal
-   point, a categorical knob keeping the centre's value or, with probability ``length``, a random
-   one, plus every one-step neighbour of each centre, snapped to legal values
-   (:func:`.candidates.trust_region_set`); points already evaluated, failed or pending are removed.
-   ``length`` follows TuRBO's rule (Eriksson et al., NeurIPS 2019; MORBO applies it to several
-   objectives): it starts at ``TR_INIT``, doubles after ``TR_SUCC`` batches in a row that put a new
-   point on the observed front, halves after ``TR_FAIL`` batches that did not, and restarts when it
-   falls below ``TR_MIN``.  A global set joins the region's points (each point once):
-   ``global_candidates`` scrambled-Sobol points of the cube plus Gaussian perturbations and
-   one-coordinate mutations of the Pareto-optimal points (:func:`.candidates.candidate_set`); the
-   global set alone (``n_candidates`` Sobol points) is used without the region
-   (``trust_region=False``, nothing good observed yet, or nothing untaken in the region).  Why both:
-   on NAS-Bench-201 (six categorical knobs, 15,625 cells) the region alone kept the search too local
-   (dev harness, 10 seeds, budget 30: HV fraction 0.745 with the region alone, 0.790 without any
-   region, 0.785 with both), while on the 12-dim SSS codec the region helped (ZDT1 HV 10.19 with it
-   alone, 9.79 without, 10.14 with both).  Why a region at all: with 10-30 observations in 12 dimensions almost every
-   far point has the prior's standard deviation, so optimistic and EI proposals from the whole cube
-   go to its corners (measured on DTLZ2 over the SSS x accelerator codec: distance term g 1.2-1.5
-   at the picks against random's 0.9).
-3. **Local search.** For every objective, its ``n_starts`` best candidates by log expected
-   improvement (:func:`log_ei`, BoTorch's) are hill-climbed on that objective's log EI over their
-   untaken legal neighbours (:func:`.candidates.local_search`: one step in an ordinal/integer knob,
-   also an eighth of its range for knobs with more than 8 values, or any other value of a
-   categorical knob), at most ``local_steps`` moves; the end points join the candidate set.
-4. **Per-objective proposals.** Each objective's model proposes its ``proposals_per_objective``
-   best candidates by log EI (plus the log probability of feasibility, rule 7) and as many by its
-   lower confidence bound ``mean - kappa * sd``.
-   (EI and LCB on one objective alone favour the ends of the front.)  In addition, for each of
-   ``n_directions`` random weight vectors ``w`` on the simplex (evenly spaced for two objectives),
-   the candidate minimising the augmented Chebyshev scalarisation ``max_j w_j l_j + 0.05 sum_j w_j l_j``
-   of the normalised predictions ``l`` (rule 5) is proposed: these reach the middle
-   of the front.
-5. **Normalisation.** Objectives are normalised by the objective bounds when the searcher was
-   given them (0 at the lower, 1 at the upper bound; a study hands its bounds to every searcher that
-   uses them, the BoTorch baselines too), otherwise by the **current** observed front: 0 at its ideal
-   point (the per-objective minimum of every good observation), 1 at its nadir (the per-objective
-   maximum over the non-dominated observations; where the front is a single point in an objective,
-   the maximum over all observations); the reference point is 1.1 in every coordinate.  The
-   (optimistic) prediction of a candidate is ``l = (mean - beta * sd - ideal) / (nadir - ideal)``,
-   clipped below at ``-clip``: a prediction far beyond the observed ideal (an extrapolating model,
-   or a large ``sd``) gets the credit of ``-clip``, not more.  By default ``beta = 0``: ``l`` is the
-   normalised posterior mean.  Where uncertainty enters the fusion: through what it fuses (the
-   EI and LCB proposals of rule 4 are chosen for their uncertainty, the trust region of rule 2
-   follows success), the feasibility probability of rule 7, and, with ``beta > 0``, through ``l``.
-   Why the means: on DTLZ2 laid over the SSS x accelerator codec (``python -m coflex_ray.bench
-   synthetic``, seeds 0-9, budget 30) ``beta`` 1 / 0.5 / 0.25 / 0 gave median HV 0.199 / 0.333 /
-   0.347 / 0.547 and 2 / 6 / 8 / 10 seeds above random search (0.5 and 0.25 by a dev script that
-   reproduces the bench's figures for 0 and 1); on fresh seeds 10-19 ``beta = 0`` was above random
-   on 10 of 10.  Presumably an optimistic ``l`` credits a candidate for its ignorance twice (its
-   proposal and its fusion score), which with 10-30 observations in 12 dimensions favours the
-   unexplored corners.  A Monte-Carlo expected hypervolume improvement in place of rules 6-7 (128
-   posterior samples per candidate, greedy over sample-wise fronts; dev script) did no better than
-   ``beta = 1`` (0.181, 2 of 10).  On the four real studies (NB201 x pixel3 and SSS, budgets 30
-   and 100; README, "Results") the median HV fraction moved by +0.006, +0.016, +0.030 and -0.001
-   with ``beta = 0``, IGD+ improved on SSS at budget 100 (two-sided Mann-Whitney p = 0.038),
-   nothing else significant.
-6. **Pareto fusion.** Of the pooled proposals, only those non-dominated among the pool by their
-   predictions ``l`` are kept (when they are fewer than the batch, the next Pareto layers
-   of the pool too, so a batch is full).
-7. **Batch by hypervolume improvement of the predictions.** The front starts as the observed non-dominated
-   points plus the predicted means of pending trials (the "kriging believer" liar).  Greedily, the
-   candidate whose ``l`` adds the most hypervolume (moocore) to the front is taken
-   (hypervolume improvement times the candidate's probability of being feasible, see the
-   ``FEASIBILITY`` line of :meth:`CoflexCore.propose`: a sparse-GP classifier of every told point,
-   :func:`.models.fit_feasibility`, fitted once a point has failed; 1 before), and its ``l`` joins the
-   front, so the next pick must improve another part of the front (diversity across the batch).
-   When no candidate adds hypervolume, the one closest to adding some is taken: the smallest
-   amount by which all its coordinates ``l`` would have to fall to leave the front's dominated
-   region and enter the reference box (:func:`shortfall`; the largest posterior standard deviation,
-   used before, sent picks to the cube's corners).
+Determinism: candidates and directions come from the core's numpy Generator; torch is seeded before
+each batch from ``(seed, batch number)``, the sparse GPs' subsets and inducing pools from ``seed``.
 
-What differs from the first implementation (measured on DTLZ2 laid over the SSS x accelerator
-codec, where every pick sat at an end of the front): LCB and direction proposals, local search,
-the trust region, the given bounds or the current front's normalisation instead of bounds frozen
-from the initial design, the clip, the shortfall fallback, the output warp and the kernel's
-additive part.  The first implementation fused on posterior means too (``beta = 0``); ``beta = 1``
-was the default in between, until the additive part made the means worth trusting (rule 5; on the
-code before it, beta 0 gave 3 of 10 DTLZ2 seeds above random, dev script).  Everything is seeded:
-the candidate set and the directions from the core's numpy RNG, model fitting after
-``torch.manual_seed(seed, batch number)``.
-
-``CoflexCore`` is the optimiser (ask/tell, no Ray, :mod:`.core`); ``CoflexSearch``
+``CoflexCore`` is the ask/tell optimiser (no Ray, :mod:`.core`); ``CoflexSearch``
 (:mod:`.tune_searchers`) is its Ray Tune searcher.
 """
 
@@ -139,16 +62,23 @@ from .warping import make_warp, warp_kind
 REF = 1.1
 # Trust region (rule 2): initial, smallest and largest half-width in the unit cube, and how many
 # batches in a row must succeed (double it) or fail (halve it).  TuRBO's rule with its constants scaled
-# to budgets of tens of batches (TuRBO: 0.4 / 0.5**8 / 0.8, 3 successes, ceil(d / q) failures).
+# to budgets of tens of batches (TuRBO's, as half-widths: 0.4 / 0.5**8 / 0.8, 3 successes, ceil(d / q)
+# failures).
 TR_INIT, TR_MIN, TR_MAX, TR_SUCC, TR_FAIL = 0.3, 1 / 128, 0.8, 2, 2
 
 
 def log_ei(mu: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
     """Log expected improvement below ``best`` (minimisation) of Gaussian predictions.
 
-    The same quantity as BoTorch's ``LogExpectedImprovement(maximize=False)``, computed with BoTorch's
-    numerically stable helper on a flat posterior: calling the acquisition module on a ``(N, 1, d)``
-    batch makes gpytorch broadcast the training data over the batch (5.7 GB at n = 1000).
+    Args:
+        mu: posterior means, shape ``(N,)``.
+        sd: posterior standard deviations, shape ``(N,)`` (clamped below at 1e-12).
+        best: the value to improve on, in the units of ``mu``.
+
+    Returns:
+        ``(N,)`` array, the value of BoTorch's ``LogExpectedImprovement(maximize=False)`` (Ament et
+        al., NeurIPS 2023) at each prediction.  Computed with BoTorch's stable helper on flat arrays,
+        because the acquisition module broadcasts the training data over an ``(N, 1, d)`` batch.
     """
     from botorch.acquisition.analytic import _log_ei_helper
 
@@ -157,7 +87,16 @@ def log_ei(mu: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
 
 
 def front_scale(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(ideal, span)`` normalising by the current observed front (rule 5 of the module docstring)."""
+    """Normalisation by the current observed front (rule 5 of the module docstring).
+
+    Args:
+        Y: good observations, shape ``(n, m)``, all minimised.
+
+    Returns:
+        ``(ideal, span)``, each of shape ``(m,)``: ``ideal`` is the per-objective minimum of ``Y``;
+        ``span = nadir - ideal``, the nadir being the per-objective maximum over the non-dominated
+        rows (over all rows where that equals the ideal); a zero span becomes 1.
+    """
     ideal = Y.min(axis=0)
     nadir = Y[nondominated(Y)].max(axis=0)
     nadir = np.where(nadir > ideal, nadir, Y.max(axis=0))
@@ -166,7 +105,17 @@ def front_scale(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def directions(n_obj: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``k`` weight vectors on the simplex: evenly spaced (interior) for two objectives, else uniform."""
+    """Weight vectors on the simplex for the direction proposals (rule 4).
+
+    Args:
+        n_obj: number of objectives.
+        k: number of vectors.
+        rng: the random source.
+
+    Returns:
+        ``(k, n_obj)`` array (``(0, n_obj)`` for ``k <= 0``): for two objectives ``(a_i, 1 - a_i)``
+        with ``a_i = (i + u) / k`` and one uniform ``u``; otherwise uniform (Dirichlet(1)) draws.
+    """
     if k <= 0:
         return np.zeros((0, n_obj))
     if n_obj == 2:
@@ -176,16 +125,35 @@ def directions(n_obj: int, k: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def shortfall(L: np.ndarray, front: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """How far each row of ``L`` is from adding hypervolume: the smallest amount by which all its
-    coordinates must decrease so that it is inside the reference box and not weakly dominated by a
-    point of ``front`` (the additive epsilon to the front, 0 for a point that already adds some)."""
+    """How far each row of ``L`` is from adding hypervolume (rule 7's fallback).
+
+    Args:
+        L: candidate points, shape ``(N, m)``.
+        front: the current front, shape ``(F, m)`` (may be empty).
+        ref: the reference point, shape ``(m,)``.
+
+    Returns:
+        ``(N,)`` array: the smallest amount by which all coordinates of each row must decrease so that
+        it lies inside the reference box and is not weakly dominated by a point of ``front`` (the
+        additive epsilon to the front); 0 for a row that already adds hypervolume.
+    """
     box = (L - ref).max(axis=1)
     dom = (L[:, None, :] - front[None, :, :]).min(axis=2).max(axis=1) if len(front) else np.full(len(L), -np.inf)
     return np.maximum(np.maximum(box, dom), 0.0)
 
 
 def pareto_layers(pool: np.ndarray, L: np.ndarray, n: int) -> np.ndarray:
-    """Rule 6: the pool's members non-dominated by ``L``, then (while fewer than ``n``) the next layers."""
+    """Rule 6: the Pareto filter of the pooled proposals.
+
+    Args:
+        pool: candidate indices (rows of ``L``).
+        L: normalised predictions of every candidate, shape ``(N, m)``.
+        n: the batch size.
+
+    Returns:
+        The members of ``pool`` non-dominated by their rows of ``L``, then, while fewer than ``n``,
+        the next non-dominated layers of the rest, layer by layer.
+    """
     keep: list[int] = []
     rest = np.asarray(pool)
     while len(rest) and (not keep or len(keep) < n):
@@ -197,6 +165,12 @@ def pareto_layers(pool: np.ndarray, L: np.ndarray, n: int) -> np.ndarray:
 
 def check_options(num_inducing: int, proposals_per_objective: int, beta: float, global_candidates: int,
                   warp: str | bool = "auto") -> None:
+    """Check CoflexCore's and CoflexSearch's model options (see :class:`CoflexCore`).
+
+    Raises:
+        ValueError: ``num_inducing < 2``, ``proposals_per_objective < 1``, ``beta < 0``,
+            ``global_candidates < 0``, or an unknown ``warp``.
+    """
     warp_kind(warp)
     if num_inducing < 2:
         raise ValueError(f"num_inducing={num_inducing} must be at least 2")
@@ -209,34 +183,56 @@ def check_options(num_inducing: int, proposals_per_objective: int, beta: float, 
 
 
 class CoflexCore(ModelCore):
-    """Ask/tell Coflex optimiser over the unit cube of ``space`` (see the module docstring).
+    """Ask/tell Coflex optimiser over the unit cube of ``space`` (rules 1-7 of the module docstring).
+
+    Example::
+
+        from coflex_ray import CoflexCore, get_space
+
+        space = get_space("sss")
+        core = CoflexCore(space, n_obj=2, seed=0)
+        for _ in range(12):
+            (x,) = core.ask(1)
+            c = space.decode(x)
+            core.tell(x, [-c["c5"], c["c1"] + c["c5"]])  # minimised objectives; failed=True for a failure
 
     Args:
         space: the search space.
         n_obj: number of objectives (all minimised).
-        seed: seeds the candidate sets and the model fits.
-        n_init: size of the Sobol initial design.
-        batch_size: proposals per model fit.
-        bounds: fixed normalisation bounds ``[[lo, hi]]`` per objective (rule 5); ``None``: the
-            current observed front's.
-        num_inducing: inducing points of each sparse GP.
-        n_candidates: Sobol points of the candidate set (as many again around the Pareto front).
-        proposals_per_objective: candidates each objective proposes by log EI (and as many by LCB).
-        beta: the fusion's optimism (posterior mean minus ``beta`` standard deviations; 0, the
-            default: the posterior means, rule 5).
-        kappa: the LCB proposals' optimism.
-        n_directions: scalarisation directions that propose one candidate each.
-        n_starts, local_steps: local-search starts per objective and moves per start.
-        clip: the normalised predictions ``l`` are clipped below at ``-clip``.
-        trust_region: draw the candidates in a trust region around the front (rule 2).
-        warp: each objective's output warp (rule 1): "auto" (rank normal scores when the objective
-            has far-out values, else none), "rank", "power" (Yeo-Johnson) or "none" (standardised);
-            ``True`` / ``False`` mean "rank" / "none".
-        global_candidates: Sobol points of the global set that joins the trust region's (rule 2; 0:
-            the region's points alone).
+        seed: seeds every random choice (candidates, directions, model fits).  Default 0.
+        n_init: size of the Sobol initial design.  Default 10.
+        batch_size: proposals per model fit.  Default 4.
+        bounds: normalisation bounds ``[[lo, hi]]`` per objective on the minimised scale (rule 5);
+            ``None`` (default): the current observed front's ideal and nadir.
+        num_inducing: inducing points of each objective's sparse GP.  Default
+            ``models.NUM_INDUCING`` (512).
+        n_candidates: points drawn in the trust region, or, without a region, Sobol points of the
+            global set (rule 2).  Default 1024.
+        proposals_per_objective: candidates each objective proposes by log EI, and as many by its
+            lower confidence bound (rule 4).  Default 16.
+        beta: optimism of the fusion's predictions, ``mean - beta * sd`` (rule 5); 0 fuses on the
+            posterior means.  Default 0.0.
+        kappa: optimism of the lower-confidence-bound proposals (rule 4).  Default 2.0.
+        n_directions: scalarisation directions, each proposing one candidate (rule 4).  Default 16.
+        n_starts: local-search starts per objective (rule 3).  Default 4.
+        local_steps: local-search moves per start; 0 turns local search off (rule 3).  Default 3.
+        clip: the normalised predictions are clipped below at ``-clip`` (rule 5).  Default 0.2.
+        trust_region: draw candidates in a trust region around the observed front (rule 2).
+            Default ``True``.
+        warp: each objective's output warp (rule 1, :func:`.warping.make_warp`): ``"auto"`` (rank
+            normal scores for an objective with far-out values, else standardised values),
+            ``"rank"``, ``"power"`` (Yeo-Johnson) or ``"none"``; ``True`` / ``False`` mean
+            ``"rank"`` / ``"none"``.  Default ``"auto"``.
+        global_candidates: Sobol points of the global set joined to the trust region's points
+            (rule 2); 0: the region's points alone.  Default 1024.
         additive: give every model (objectives and feasibility) of at most ``models.ADDITIVE_MAX_N``
-            observations the kernel's first-order additive part (rule 1, :func:`.models.make_kernel`);
-            ``False``: BoTorch's default kernel alone.
+            observations the kernel's first-order additive part (rule 1); ``False``: BoTorch's
+            default kernel alone.  Default ``True``.
+
+    Raises:
+        ValueError: ``space`` is not a :class:`coflex_ray.spaces.Space`, ``n_obj < 1``, malformed
+            ``bounds``, or an option out of range (:func:`check_options`,
+            :func:`.core.check_model_options`).
     """
 
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
@@ -254,8 +250,16 @@ class CoflexCore(ModelCore):
         self.warp, self.global_candidates, self.additive = warp_kind(warp), global_candidates, bool(additive)
 
     def update_region(self, Y: np.ndarray) -> None:
-        """TuRBO's rule on the whole batch: the region doubles after ``TR_SUCC`` batches that put a new
-        point on the front, halves after ``TR_FAIL`` batches that did not, and restarts when too small."""
+        """Update the trust region's half-width by TuRBO's rule (rule 2), once per batch.
+
+        A batch succeeds when one of the observations added since the last call is not weakly
+        dominated by the earlier ones.  The half-width doubles (up to ``TR_MAX``) after ``TR_SUCC``
+        successes in a row, halves after ``TR_FAIL`` failures in a row, and restarts at ``TR_INIT``
+        when it falls below ``TR_MIN``.
+
+        Args:
+            Y: every good observation so far, in the order told.
+        """
         if self.tr_seen and len(Y) > self.tr_seen:
             old = Y[: self.tr_seen][nondominated(Y[: self.tr_seen])]
             new = Y[self.tr_seen:]
@@ -270,6 +274,15 @@ class CoflexCore(ModelCore):
         self.tr_seen = len(Y)
 
     def propose(self, n: int, pending: np.ndarray) -> list[np.ndarray]:
+        """One batch by rules 1-7 of the module docstring.
+
+        Args:
+            n: the batch size.
+            pending: cube points being evaluated now, shape ``(p, d)``.
+
+        Returns:
+            Up to ``n`` untaken cube points, in the order picked; empty when no candidate is left.
+        """
         X, Y = self.observed()
         torch.manual_seed(self.seed * 100_003 + self.n_batches)
         C = np.zeros((0, self.space.ndim))
@@ -316,7 +329,7 @@ class CoflexCore(ModelCore):
             M, S = posterior(C)
             C, M, S = self.improve(C, M, S, models, scale)
             P_mean = units(posterior(pending)[0]) if len(pending) else np.zeros((0, m))
-            # FEASIBILITY: the one place a feasibility model enters (every told point, failed ones included)
+            # the one place the feasibility model enters (rules 4 and 7)
             pfeas = self.feasibility(X, C)
         ideal, span = front_scale(Y) if self.bounds is None else (self.bounds[:, 0], np.diff(self.bounds, axis=1)[:, 0])
         L = np.maximum((units(M - self.beta * S) - ideal) / span, -self.clip)  # rule 5 (optimistic if beta > 0)
@@ -334,8 +347,16 @@ class CoflexCore(ModelCore):
         return [C[i] for i in self.fuse(keep, L[keep], pfeas[keep], front, n)]
 
     def feasibility(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
-        """Rule 4's weight: the probability that each candidate is feasible, from a sparse-GP classifier
-        of every told point (:func:`.models.fit_feasibility`); 1 while nothing has failed."""
+        """The probability that each candidate is feasible (the weight of rules 4 and 7).
+
+        Args:
+            X: the good observations (the classifier also takes every failed point).
+            C: candidate cube points, shape ``(N, d)``.
+
+        Returns:
+            ``(N,)`` probabilities from a sparse-GP classifier of every told point
+            (:meth:`.core.ModelCore.feasibility_model`); all 1 while nothing has failed.
+        """
         if not self.failed:
             return np.ones(len(C))
         model = self.feasibility_model(X)
@@ -343,7 +364,18 @@ class CoflexCore(ModelCore):
 
     def improve(self, C: np.ndarray, M: np.ndarray, S: np.ndarray, models: list, scale: list
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rule 3: add the end points of each objective's local search of its log EI to the candidates."""
+        """Rule 3: add the end points of each objective's local search of its log EI to the candidates.
+
+        Args:
+            C: candidate cube points (legal bin centres), shape ``(N, d)``.
+            M, S: their posterior means and standard deviations per objective, shape ``(N, m)``.
+            models: the objectives' fitted GPs.
+            scale: per objective ``(mean, std, best)``: how the GP's targets were standardised and
+                their minimum.
+
+        Returns:
+            ``(C, M, S)`` with the new end points (and their predictions) appended.
+        """
         if self.local_steps <= 0 or self.n_starts <= 0:
             return C, M, S
         found: list = []
@@ -367,7 +399,18 @@ class CoflexCore(ModelCore):
 
     @staticmethod
     def fuse(pool: np.ndarray, L: np.ndarray, pfeas: np.ndarray, front: np.ndarray, n: int) -> list[int]:
-        """Rule 7: greedy batch by hypervolume improvement of the predictions (normalised ``L`` and ``front``)."""
+        """Rule 7: a greedy batch by hypervolume improvement of the normalised predictions.
+
+        Args:
+            pool: candidate indices, one per row of ``L``.
+            L: normalised predictions of the pool, shape ``(P, m)``.
+            pfeas: probability of feasibility of the pool, shape ``(P,)``.
+            front: the normalised starting front (observed non-dominated points and pending means).
+            n: the batch size.
+
+        Returns:
+            Up to ``n`` members of ``pool``, in the order picked.
+        """
         ref = np.full(L.shape[1], REF)
         chosen: list[int] = []
         remaining = list(range(len(pool)))

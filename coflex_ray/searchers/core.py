@@ -55,9 +55,16 @@ class Core:
 
     # ------------------------------------------------------------------ ask/tell
     def ask(self, n: int = 1, pending: Iterable[np.ndarray] | None = None) -> list[np.ndarray]:
-        """Up to ``n`` new cube points (bin centres); fewer, or none, when the core must wait for results.
+        """New points to evaluate.
 
-        ``pending``: cube points being evaluated now; default: every point asked and not yet told.
+        Args:
+            n: how many points are wanted.
+            pending: cube points being evaluated now; ``None`` (default): every point asked and not
+                yet told.
+
+        Returns:
+            Up to ``n`` untaken cube points (bin centres); fewer, or none, when the core must wait
+            for results or every legal point is taken (:attr:`exhausted`).
         """
         running = [to_index(self.space, np.asarray(p)) for p in pending] if pending is not None \
             else list(self.outstanding)
@@ -73,9 +80,15 @@ class Core:
         return out
 
     def tell(self, x: np.ndarray, y: np.ndarray | None = None, failed: bool = False) -> None:
-        """Result of the point ``x``: its minimised objective vector ``y``, or ``failed=True``.
+        """Record the result of the point ``x`` (also of a point never asked: a warm start).
 
-        Points never asked may be told too (warm start).
+        Args:
+            x: a cube point.
+            y: its objective vector, every entry minimised; ``None`` counts as failed.
+            failed: the evaluation failed (the point is never proposed again).
+
+        Raises:
+            ValueError: ``y`` does not have ``n_obj`` finite values.
         """
         idx = to_index(self.space, np.asarray(x))
         self.taken.add(idx)
@@ -139,7 +152,7 @@ class ModelCore(Core):
     """
 
     # the models' kernel gets the first-order additive part (:func:`.models.make_kernel`); a class
-    # attribute, so cores pickled before it existed unpickle with the kernel they were built with
+    # attribute, so a pickled core without this attribute unpickles with BoTorch's kernel alone
     additive = False
 
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
@@ -211,5 +224,10 @@ class ModelCore(Core):
 
 
 def check_model_options(n_init: int, batch_size: int) -> None:
+    """Check the options every model-based core shares.
+
+    Raises:
+        ValueError: ``n_init < 1`` or ``batch_size < 1``.
+    """
     if n_init < 1 or batch_size < 1:
         raise ValueError(f"n_init={n_init} and batch_size={batch_size} must both be at least 1")

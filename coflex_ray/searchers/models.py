@@ -1,49 +1,19 @@
-"""Gaussian-process surrogates shared by CoflexSearch and the BoTorch baselines: an exact GP, a sparse
-GP (SGPR) and a feasibility classifier.  Inputs live in the unit cube (bin centres of the legal values,
-:mod:`.candidates`); outputs may be on any scale (callers standardise them; the models standardise
-again with BoTorch's ``Standardize``, which is the identity on standardised data, and predict on the
-caller's scale).
+"""Gaussian-process surrogates shared by CoflexSearch and the BoTorch baselines.
 
-**Kernel** (one construction, :func:`make_kernel`, for every model): BoTorch 0.18's default
-``SingleTaskGP`` kernel on the ordered dimensions -- RBF with ARD lengthscales, the dimension-scaled
-LogNormal lengthscale prior of Hvarfner et al. (2024) and no outputscale (the outcome is
-standardised) -- times BoTorch's ``CategoricalKernel`` on the categorical dimensions (``cat_dims``),
-``exp(-mean_i [c_i != c'_i] / l_i)``: two different categories are equally far apart whatever their
-codes (categories are compared by exact equality, so categorical coordinates must be bin centres,
-as ``Space.snap`` and the codec produce).  This is the product term of BoTorch's ``MixedSingleTaskGP``
-kernel.  With ``additive=True`` (CoflexSearch's default up to ``ADDITIVE_MAX_N`` observations; the
-BoTorch baselines keep BoTorch's kernel) a first-order additive part is added,
-``k_full(x, x') + s * sum_i k_i(x_i, x'_i)``, one one-dimensional kernel per knob
-(:func:`additive_kernel`), i.e. orders 1 and d of the additive GPs of Duvenaud et al. (NeurIPS 2011).  Why: with tens of points in 12 dimensions the full ARD kernel
-cannot see an effect that is a sum over knobs (a per-layer cost summed over the network, DTLZ2's
-distance term) and explains it as noise; the additive part learns each knob's effect from every
-observation.  The marginal likelihood weighs the two parts (``s``).  Likelihood: BoTorch's
-default Gaussian noise with a LogNormal(-4, 1) prior, noise >= 1e-4; constant mean.
+Three models, all on unit-cube inputs (legal-value bin centres, :mod:`.candidates`) and on outputs
+of any scale (each model standardises its targets with BoTorch's ``Standardize`` and predicts on the
+caller's scale):
 
-**Exact GP** (:func:`fit_exact_gp`, the BoTorch baselines): ``SingleTaskGP`` with that kernel and
-BoTorch's ``Standardize`` outcome transform, one batched model over the outputs when ``y`` is (n, k),
-fitted by BoTorch's ``fit_gpytorch_mll`` (maximum a posteriori; retries from resampled priors).
-Cost O(n^3).
+* :func:`fit_exact_gp`: BoTorch's ``SingleTaskGP`` (the BoTorch baselines); cost O(n^3).
+* :func:`fit_sparse_gp`: sparse GP regression (SGPR; Titsias, AISTATS 2009; :class:`.sgpr.SGPRModel`),
+  one per objective in CoflexSearch; cost linear in n.
+* :func:`fit_feasibility` / :func:`prob_feasible`: a classifier of feasibility, a sparse GP on
+  labels +1 / -1 with ``P = Phi(mean / sd)``.
 
-**Sparse GP** (:func:`fit_sparse_gp`, one per objective in CoflexSearch): SGPR (Titsias 2009,
-:class:`.sgpr.SGPRModel`) through gpytorch's ``InducingPointKernel`` over the same kernel,
-conditioned on all n observations.
-One scaling end to end: the SGPR holds ``Standardize``d targets and every hyperparameter is
-fitted on exactly those targets.
-
-* Hyperparameters: MAP of an exact GP on a random subset of ``HYPER_SUBSET`` of the observations
-  (``fit_gpytorch_mll``, at most ``HYPER_FIT_ITERS`` L-BFGS iterations), copied into the SGPR.
-  O(s^3), independent of n.
-* Inducing points: BoTorch's ``GreedyVarianceReduction`` (pivoted Cholesky of the fitted kernel,
-  Burt et al. 2020) over the observations, or over a random ``INDUCING_POOL`` of them when n is
-  larger; it stops early when the remaining prior-conditional variance is ~0 (duplicates).
-* Posterior: Titsias' (the variational / DTC predictive: mean and covariance from the projected
-  process, with the test points' full prior variance, so the variance the inducing points do not
-  explain is kept).  :meth:`SGPRModel.predict_latent` computes it in its stable Cholesky form, O(n m^2)
-  once and O(m^2) per point; ``posterior`` gives the same numbers through gpytorch for BoTorch.
-
-**Feasibility** (:func:`fit_feasibility`, :func:`prob_feasible`): a sparse GP regression on labels
-+1 (feasible) / -1 (infeasible) with the probit of the latent posterior, ``P = Phi(mean / sd)``.
+Every model uses the kernel of :func:`make_kernel`: BoTorch's default ``SingleTaskGP`` kernel on the
+ordered inputs times a Hamming kernel on the categorical ones, optionally plus a first-order
+additive part; likelihood BoTorch's default Gaussian noise (LogNormal(-4, 1) prior, noise >= 1e-4),
+constant mean.  The constants below and the measurements behind them: ``docs/design.md``, "Models".
 """
 
 from __future__ import annotations
@@ -73,44 +43,33 @@ from scipy.stats import norm
 from .sgpr import SGPRModel, select_inducing
 
 DTYPE = torch.double
-# L-BFGS-B iterations per exact-GP marginal-likelihood fit (the BoTorch baselines).  Uncapped, an
-# 11-dim fit on 100 DTLZ2 points took ~1000 iterations (7 s) while the marginal likelihood had long
-# stopped improving in the third digit; converged by ~100 (measured before issue 15).
+# L-BFGS-B iterations per exact-GP marginal-likelihood fit: the marginal likelihood stops improving
+# long before L-BFGS-B's own tolerance is met.
 MAX_FIT_ITERS = 100
 # Sparse GP hyperparameters: exact-GP MAP on a random subset of this many observations, at most
-# HYPER_FIT_ITERS iterations (MAX_FIT_ITERS when n <= HYPER_SUBSET, i.e. the fit is on all the data:
-# the cap is there to keep the cost flat at large n).  Measured on DTLZ2 (11 dims x 64 levels, 1000
-# held-out points, m = 512; bench_results/sparse_gp.txt, shared machine): subset 128 / 30 iterations
-# gave Spearman 0.998-0.999 and 95% coverage 0.95-0.98 at n = 2000 (3 seeds x 2 objectives) for
-# 0.30-0.34 s of fit CPU; subset 256 gave Spearman 0.999, coverage 0.99 (2 seeds) for 0.5-0.8 s.
+# HYPER_FIT_ITERS iterations (MAX_FIT_ITERS when n <= HYPER_SUBSET, i.e. when the fit sees all the
+# data), so the fit's cost does not grow with n.
 HYPER_SUBSET = 128
 HYPER_FIT_ITERS = 30
-# CoflexSearch gives its models the kernel's additive part (make_kernel(additive=True)) only while
-# n <= ADDITIVE_MAX_N, i.e. while the hyperparameters are fitted on every observation; beyond, the
-# full kernel alone.  Why: at n = 2000 on DTLZ2 (11 dims x 64 levels, the sparse-gp bench's
-# "additive" model, seeds 0-2, 2026-11-25) the additive sparse GP ranked well (Spearman 0.997-0.9998)
-# but its 95% intervals covered 0.43-0.68 of held-out points on 4 of 6 fits, one n = 10,000 fit
-# failed (not positive definite), and a CoflexSearch batch took 4.7 s at n = 2000 and 5.8 s at
-# n = 10,000; the full kernel alone meets all three targets there.
+# CoflexSearch gives a model the kernel's additive part (make_kernel(additive=True)) only while it has
+# at most this many observations, i.e. while the hyperparameters are fitted on every observation;
+# beyond, the additive sparse GP is poorly calibrated and slow (python -m coflex_ray.bench sparse-gp
+# --models additive).
 ADDITIVE_MAX_N = HYPER_SUBSET
 # torch threads for the small (HYPER_SUBSET-point) hyperparameter fit: its 128 x 128 algebra gains
-# nothing from a second thread and loses much when the cores are busy (measured on the shared 2-core
-# machine, n = 10,000: 0.3-0.65 s CPU with one thread, 2.2-4.7 s with two).
+# nothing from a second thread and loses much when the cores are shared.
 FIT_THREADS = 1
-# Suggested number of inducing points (CoflexSearch's default).  At n = 2000 on DTLZ2: 256 gave
-# Spearman 0.993, coverage 0.79-0.86 (seed 0, gpytorch's FITC-style posterior); 384 gave 0.995-0.998, coverage 0.90-0.96 (one objective of four
-# at 0.898); 512 gave 0.998-0.999, coverage 0.95-0.98 (and the same at n = 10,000).
+# Default number of inducing points (CoflexSearch's and the feasibility classifier's): keeps the 95%
+# intervals calibrated on held-out DTLZ2 points up to n = 10,000 (python -m coflex_ray.bench sparse-gp).
 NUM_INDUCING = 512
 
 
 class HammingKernel(CategoricalKernel):
     """BoTorch's ``CategoricalKernel`` (``exp(-mean_j [x_j != x'_j] / l_j)``) with an O(N d) diagonal.
 
-    BoTorch 0.18's ``forward(..., diag=True)`` builds the whole N x N matrix and then takes its
-    diagonal: with all 15,625 NAS-Bench-201 cells as candidates (a tried variant), their posterior
-    variances, asked in chunks of 2,048, took most of 4 s per batch (cProfile, NB201 x pixel3,
-    2026-11-24); the shipped candidate sets (a few thousand points) paid the same per chunk.
-    Off the diagonal it is BoTorch's kernel unchanged (same parameters, priors and values).
+    Off the diagonal it is BoTorch's kernel unchanged (same parameters, priors and values).  Why:
+    BoTorch 0.18's ``forward(..., diag=True)`` builds the whole N x N matrix to take its diagonal,
+    which dominates the posterior variances of large candidate sets.
     """
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, last_dim_is_batch: bool = False,
@@ -122,22 +81,27 @@ class HammingKernel(CategoricalKernel):
 
 def make_kernel(d: int, cat_dims: Sequence[int] = (), batch_shape: torch.Size = torch.Size(),
                 additive: bool = False) -> Kernel:
-    """BoTorch's default RBF kernel on the ordered dims times a ``CategoricalKernel`` on ``cat_dims``
-    (as :class:`HammingKernel`, whose diagonal is cheap).
+    """The kernel of every model: BoTorch's default kernel, times a Hamming kernel, plus an optional
+    first-order additive part.
 
-    Alternatives measured by held-out mean log likelihood on DTLZ2 (11 dims x 64 levels, exact GP at
-    n = 30 / 100, median of 3 seeds x 2 objectives; sparse GP at n = 2000, seed 0), this kernel first:
-    -1.31 / -0.18 / 1.50; with an outputscale -1.11 / -0.05 / 1.51; Matern-5/2 (same prior) with an
-    outputscale -0.78 / 0.19 / 1.37 (but 95% coverage 0.999 at n = 2000); BoTorch's older
-    Gamma-prior Matern -0.79 / -0.07 / 0.62; the kernel before issue 15 (Matern-5/2, outputscale, no
-    lengthscale prior) -2.17 / 0.19.  One smooth function is too little evidence to leave BoTorch's
-    default, which is kept.
+    On the ordered inputs, BoTorch 0.18's default ``SingleTaskGP`` kernel: RBF with ARD lengthscales
+    and the dimension-scaled LogNormal lengthscale prior of Hvarfner et al. (ICML 2024), no
+    outputscale.  On the categorical inputs, :class:`HammingKernel` (BoTorch's ``CategoricalKernel``:
+    two different categories are equally far apart whatever their codes; categories are compared by
+    exact equality, so categorical coordinates must be bin centres, as ``Space.snap`` produces).  The
+    product of the two is the product term of BoTorch's ``MixedSingleTaskGP`` kernel.  With
+    ``additive``, plus :func:`additive_kernel`: ``k_full(x, x') + s * sum_i k_i(x_i, x'_i)``, orders 1
+    and d of the additive GPs of Duvenaud et al. (NeurIPS 2011), so that an effect that is a sum over
+    inputs is learnt from every observation.
 
-    ``additive=True`` adds :func:`additive_kernel` (see the module docstring).  Held-out mean log
-    likelihood on DTLZ2 laid over the 12-dim SSS x accelerator codec (exact GP, n = 20 / 30 / 60
-    random points, 500 held out, median of 3 seeds x 2 objectives; dev harness, 2026-11-25):
-    -0.80 / -1.01 / -0.63 without it, -0.38 / -0.31 / 0.02 with it (median Spearman 0.90 / 0.91 / 0.91
-    -> 0.92 / 0.94 / 0.97).
+    Args:
+        d: number of inputs.
+        cat_dims: indices of the categorical inputs (negative indices count from the end).
+        batch_shape: batch shape of the kernel's parameters (one batch member per output).
+        additive: add the first-order additive part.
+
+    Returns:
+        A gpytorch ``Kernel`` over ``d`` inputs.
     """
     cat = sorted({int(c) % d for c in cat_dims})
     ordinal = [i for i in range(d) if i not in cat]
@@ -153,16 +117,21 @@ def make_kernel(d: int, cat_dims: Sequence[int] = (), batch_shape: torch.Size = 
 
 
 class FirstOrderAdditiveKernel(Kernel):
-    """``sum_i exp(-0.5 * delta_i(x, x')**2 / l_i**2)`` over the inputs, one lengthscale ``l_i`` each:
-    ``delta_i = x_i - x'_i`` on an ordered input, ``[x_i != x'_i]`` on a categorical one (``cat``;
-    there it is BoTorch's one-dimensional ``CategoricalKernel`` with lengthscale ``2 l_i**2``).
+    """``sum_i exp(-0.5 * delta_i(x, x')**2 / l_i**2)`` over the inputs, one lengthscale ``l_i`` each.
 
-    One module for all inputs, not gpytorch's ``AdditiveKernel`` of d one-dimensional kernels: the
-    marginal-likelihood fit evaluates the kernel some hundred times per batch (cProfile: it took 16 of
-    20 s of a 30-trial DTLZ2 run over the 12-dim SSS codec with ``AdditiveKernel``), and a run took
-    13-19 s with ``AdditiveKernel``, 6-9 s with this module (dev script, 2026-11-25, the machine
-    equally busy with a study both times; 3 s without the additive part).  Lengthscale
-    prior: BoTorch's dimension-scaled LogNormal for one dimension, as for every input alone.
+    ``delta_i = x_i - x'_i`` on an ordered input and ``[x_i != x'_i]`` on a categorical one (there
+    the term is BoTorch's one-dimensional ``CategoricalKernel`` with lengthscale ``2 l_i**2``).
+    Lengthscale prior: BoTorch's dimension-scaled LogNormal for one dimension.  One module for all
+    inputs rather than gpytorch's ``AdditiveKernel`` of d kernels, because the marginal-likelihood
+    fit evaluates the kernel hundreds of times per batch.
+
+    Args:
+        d: number of inputs.
+        cat: indices of the categorical inputs.
+        **kwargs: passed to gpytorch's ``Kernel`` (e.g. ``batch_shape``).
+
+    Raises:
+        NotImplementedError: from ``forward`` with ``last_dim_is_batch=True``.
     """
 
     has_lengthscale = True
@@ -188,16 +157,27 @@ class FirstOrderAdditiveKernel(Kernel):
 
 
 def additive_kernel(d: int, cat: Sequence[int], batch_shape: torch.Size = torch.Size()) -> Kernel:
-    """First-order additive part of the ``additive=True`` kernel: ``s * sum_i k_i(x_i, x'_i)``
-    (:class:`FirstOrderAdditiveKernel`) with one outputscale ``s``, LogNormal(0, 1) prior (a median of
-    0.1 instead helped CoflexSearch less on DTLZ2 in a dev trial)."""
+    """The first-order additive part of the ``additive=True`` kernel, ``s * sum_i k_i(x_i, x'_i)``.
+
+    Args:
+        d: number of inputs.
+        cat: indices of the categorical inputs.
+        batch_shape: batch shape of the parameters.
+
+    Returns:
+        A :class:`FirstOrderAdditiveKernel` scaled by one outputscale ``s`` (LogNormal(0, 1) prior).
+    """
     return ScaleKernel(FirstOrderAdditiveKernel(d, cat, batch_shape=batch_shape), batch_shape=batch_shape,
                        outputscale_prior=LogNormalPrior(0.0, 1.0))
 
 
 def _accept_iteration_limit(w: warnings.WarningMessage) -> bool:
-    """BoTorch's fit retries (up to 5 times, from resampled priors) after any optimiser warning; reaching
-    our own iteration cap is expected, not a failure, so it must not trigger a retry."""
+    """Warning handler for ``fit_gpytorch_mll``: ``True`` (not a failure) for anything but an optimiser
+    warning, and for reaching the iteration cap or the time limit.
+
+    BoTorch retries a fit from resampled priors after an optimiser warning; reaching the cap that
+    :func:`_fit` sets is expected and must not trigger a retry.
+    """
     msg = str(w.message)
     return (not issubclass(w.category, OptimizationWarning) or "ITERATIONS REACHED LIMIT" in msg.upper()
             or "timed out" in msg)
@@ -205,13 +185,21 @@ def _accept_iteration_limit(w: warnings.WarningMessage) -> bool:
 
 def _exact(tx: torch.Tensor, ty: torch.Tensor, cat_dims: Sequence[int], transform: bool,
            additive: bool = False) -> SingleTaskGP:
+    """An unfitted ``SingleTaskGP`` with :func:`make_kernel`'s kernel (one batch member per output
+    column of ``ty``); ``transform``: with BoTorch's default ``Standardize`` outcome transform."""
     batch = torch.Size([ty.shape[-1]]) if ty.shape[-1] > 1 else torch.Size()
     kwargs = {} if transform else {"outcome_transform": None}
     return SingleTaskGP(tx, ty, covar_module=make_kernel(tx.shape[-1], cat_dims, batch, additive), **kwargs)
 
 
 def _fit(model: SingleTaskGP, max_iters: int, rebuild) -> SingleTaskGP:
-    """MAP fit; if every BoTorch attempt fails numerically, keep the priors' initial values."""
+    """Fit ``model`` by maximum a posteriori (``fit_gpytorch_mll``, at most ``max_iters`` L-BFGS-B
+    iterations) and put it in eval mode.
+
+    Returns:
+        The fitted model, or, if every BoTorch attempt fails numerically, ``rebuild()`` (a fresh
+        model with the priors' initial values).
+    """
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -226,10 +214,18 @@ def _fit(model: SingleTaskGP, max_iters: int, rebuild) -> SingleTaskGP:
 
 def fit_exact_gp(X: np.ndarray, y: np.ndarray, *, cat_dims: Sequence[int] = (), additive: bool = False
                  ) -> SingleTaskGP:
-    """Exact GP on ``y`` (n,) or (n, k) (one batched model over the k outputs); see the module docstring.
+    """Exact GP regression (BoTorch's ``SingleTaskGP``), fitted by maximum a posteriori.
 
-    (Warm-starting from the previous batch's hyperparameters was tried and dropped: on a discrete
-    DTLZ2 toy it left CoflexSearch stuck in poor optima, median HV 1.08 vs 1.23 when refitted cold.)
+    Args:
+        X: inputs in the unit cube, shape ``(n, d)``.
+        y: targets, shape ``(n,)`` or ``(n, k)`` (one batched model over the k outputs).
+        cat_dims: indices of the categorical inputs.
+        additive: give the kernel its first-order additive part (:func:`make_kernel`).
+
+    Returns:
+        The fitted model in eval mode, with BoTorch's ``Standardize`` outcome transform; fitted from
+        the priors every call (at most ``MAX_FIT_ITERS`` iterations), or left at the priors' initial
+        values if every fit attempt fails numerically.
     """
     tx = torch.tensor(X, dtype=DTYPE)
     ty = torch.tensor(y, dtype=DTYPE).reshape(len(X), -1)
@@ -239,11 +235,27 @@ def fit_exact_gp(X: np.ndarray, y: np.ndarray, *, cat_dims: Sequence[int] = (), 
 
 def fit_sparse_gp(X: np.ndarray, y: np.ndarray, num_inducing: int, *, cat_dims: Sequence[int] = (),
                   inducing: np.ndarray | None = None, seed: int | None = None, additive: bool = False) -> SGPRModel:
-    """SGPR on ``y`` (n,) with up to ``num_inducing`` inducing inputs; see the module docstring.
+    """Sparse GP regression (SGPR, :class:`.sgpr.SGPRModel`) conditioned on all observations.
 
-    ``inducing`` fixes the inducing inputs instead of selecting them (tests use it); ``seed`` seeds the
-    random hyperparameter subset and inducing pool (default: drawn from torch's global generator, which
-    CoflexSearch seeds per batch).
+    Hyperparameters: the maximum a posteriori fit of an exact GP with the same kernel on a random
+    subset of ``HYPER_SUBSET`` observations (at most ``HYPER_FIT_ITERS`` iterations; all observations
+    and ``MAX_FIT_ITERS`` when there are at most ``HYPER_SUBSET``), on one torch thread, copied into
+    the SGPR.  Inducing inputs: BoTorch's ``GreedyVarianceReduction`` (Burt et al., JMLR 2020) under
+    the fitted kernel (:func:`.sgpr.select_inducing`).  Every hyperparameter is fitted on the targets
+    as the model's ``Standardize`` transform scales them.
+
+    Args:
+        X: inputs in the unit cube, shape ``(n, d)``.
+        y: targets, shape ``(n,)``.
+        num_inducing: at most this many inducing inputs.
+        cat_dims: indices of the categorical inputs.
+        inducing: fixed inducing inputs, shape ``(m, d)``, instead of selecting them.
+        seed: seeds the hyperparameter subset and the inducing pool; ``None``: drawn from torch's
+            global generator.
+        additive: give the kernel its first-order additive part (:func:`make_kernel`).
+
+    Returns:
+        The fitted model in eval mode; it predicts on the scale of ``y``.
     """
     tx = torch.tensor(X, dtype=DTYPE)
     ty = torch.tensor(y, dtype=DTYPE).reshape(len(X), 1)
@@ -273,8 +285,17 @@ def fit_sparse_gp(X: np.ndarray, y: np.ndarray, num_inducing: int, *, cat_dims: 
 
 
 def predict(model: GPyTorchModel, X: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior mean and standard deviation (of the latent function, on the caller's scale) at the rows
-    of ``X``; (N,) each for a single-output model, (N, k) for a k-output exact GP."""
+    """Posterior mean and standard deviation of the latent function at the rows of ``X``.
+
+    Args:
+        model: a fitted :class:`.sgpr.SGPRModel` or BoTorch GP.
+        X: points, shape ``(N, d)``.
+        chunk: points per posterior call (bounds the memory of one call).
+
+    Returns:
+        ``(mean, sd)`` on the scale of the model's targets: shape ``(N,)`` each for a single-output
+        model, ``(N, k)`` for a k-output exact GP.
+    """
     means, stds = [], []
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gpytorch warns when it clamps tiny negative variances
@@ -303,16 +324,25 @@ class FeasibilityModel:
 def fit_feasibility(X_all: np.ndarray, feasible: np.ndarray, *, cat_dims: Sequence[int] = (),
                     num_inducing: int = NUM_INDUCING, seed: int | None = None, additive: bool = False
                     ) -> FeasibilityModel:
-    """Classifier of feasibility from every evaluated point ``X_all`` (feasible or not) and its label.
+    """Classifier of feasibility from every evaluated point, feasible or not.
 
-    Contract: ``prob_feasible(model, C)`` returns, for each row of ``C``, a probability in [0, 1] that it
-    is feasible.  The latent function is a sparse GP regression (:func:`fit_sparse_gp`) on labels +1 /
-    -1; the probability is ``Phi(mean / sd)`` of its latent posterior, i.e. the probability that the
-    latent label is positive (BoTorch's rule for an outcome constraint ``c(x) > 0``).  Near feasible
-    data it is ~1, near infeasible data ~0, far from all data it returns to about the overall feasible share.
-    When every label is the same (all feasible, all infeasible, or no data) the model is the constant
-    ``(k + 1) / (n + 2)`` (k feasible of n, Laplace's rule): ~1 when all of many are feasible, never
-    exactly 0.
+    The latent function is a sparse GP regression (:func:`fit_sparse_gp`) on labels +1 (feasible) /
+    -1; :func:`prob_feasible` gives ``Phi(mean / sd)`` of its latent posterior, the probability that
+    the latent label is positive (BoTorch's rule for an outcome constraint ``c(x) > 0``): about 1 near
+    feasible points, about 0 near infeasible ones.
+
+    Args:
+        X_all: every evaluated point, shape ``(n, d)``.
+        feasible: ``(n,)`` booleans.
+        cat_dims: indices of the categorical inputs.
+        num_inducing: inducing inputs of the sparse GP.
+        seed: as for :func:`fit_sparse_gp`.
+        additive: give the kernel its first-order additive part.
+
+    Returns:
+        The classifier for :func:`prob_feasible` / :func:`log_prob_feasible`.  When every label is
+        the same (or there are none) it is the constant ``(k + 1) / (n + 2)`` for ``k`` feasible of
+        ``n`` (Laplace's rule): near 1 when many are all feasible, never exactly 0.
     """
     feasible = np.asarray(feasible, dtype=bool).reshape(-1)
     n, k = len(feasible), int(feasible.sum())
@@ -324,8 +354,16 @@ def fit_feasibility(X_all: np.ndarray, feasible: np.ndarray, *, cat_dims: Sequen
 
 
 def log_prob_feasible(model: FeasibilityModel, X: torch.Tensor) -> torch.Tensor:
-    """``log`` of :func:`prob_feasible` at ``X`` (``... x d``), as a differentiable torch function of
-    ``X`` (shape ``...``), for weighting a log-space BoTorch acquisition."""
+    """``log`` of :func:`prob_feasible`, differentiable in ``X``, for weighting a log-space BoTorch
+    acquisition.
+
+    Args:
+        model: a classifier from :func:`fit_feasibility`.
+        X: points, shape ``(..., d)``.
+
+    Returns:
+        Tensor of shape ``(...)``.
+    """
     if model.gp is None:
         return torch.full(X.shape[:-1], math.log(model.constant), dtype=X.dtype)
     mu, var = model.gp.predict_latent(X.reshape(-1, X.shape[-1]))
@@ -333,7 +371,15 @@ def log_prob_feasible(model: FeasibilityModel, X: torch.Tensor) -> torch.Tensor:
 
 
 def prob_feasible(model: FeasibilityModel, C: np.ndarray) -> np.ndarray:
-    """Probability in [0, 1] that each row of ``C`` is feasible (see :func:`fit_feasibility`)."""
+    """Probability that each row of ``C`` is feasible (see :func:`fit_feasibility`).
+
+    Args:
+        model: a classifier from :func:`fit_feasibility`.
+        C: points, shape ``(N, d)``.
+
+    Returns:
+        ``(N,)`` probabilities in [0, 1].
+    """
     if model.gp is None:
         return np.full(len(C), model.constant)
     mu, sd = predict(model.gp, C)

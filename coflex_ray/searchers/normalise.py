@@ -56,8 +56,17 @@ class Objectives:
 
     def internal_bounds(self, objective_bounds: Sequence[Sequence[float]] | Mapping[str, Sequence[float]] | None
                         ) -> np.ndarray | None:
-        """Bounds in reported units (``[[lo, hi]]`` per metric, or ``{metric: (lo, hi)}``) on the minimised
-        scale, sorted; ``None`` stays ``None``.  Raises ``ValueError`` on a malformed value."""
+        """Bounds in reported units on the minimised scale.
+
+        Args:
+            objective_bounds: ``[[lo, hi]]`` per metric, ``{metric: (lo, hi)}``, or ``None``.
+
+        Returns:
+            ``(n_metrics, 2)`` array, each row sorted, or ``None`` for ``None``.
+
+        Raises:
+            ValueError: wrong keys or shape, or ``lo >= hi``.
+        """
         if objective_bounds is None:
             return None
         if isinstance(objective_bounds, Mapping):

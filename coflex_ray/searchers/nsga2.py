@@ -37,6 +37,7 @@ class _UnitCube(Problem):
 
 
 def check_pop_size(pop_size: int) -> None:
+    """Raises ``ValueError`` when ``pop_size < 2``."""
     if pop_size < 2:
         raise ValueError(f"pop_size={pop_size} must be at least 2")
 

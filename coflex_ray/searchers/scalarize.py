@@ -17,11 +17,11 @@ result and hand the wrapped searcher an extended result:
 see :mod:`coflex_ray.fidelity`): Tune calls ``on_trial_complete`` with a trial's last row, also for a
 trial a scheduler stopped, so the wrapped searcher learns each trial once, at the highest fidelity
 it reached.  Tune's searchers take no fidelity flag, so a stopped trial's value is its low-rung
-value (on the shipped ladders a biased, slightly pessimistic estimate: zigzag-fixed costs a median
-1.11x the LOMA energy; an early epoch's error lies above the final one).  That is sane for them:
-each config is told exactly once, never as a failure, and a stopped trial is one the scheduler
-ranked low anyway.  The lower rungs reach the wrapped searcher's ``on_trial_result`` only, which
-``OptunaSearch`` ignores for several objectives and ``HyperOptSearch`` ignores altogether.
+value, a biased, slightly pessimistic estimate on the shipped ladders (``docs/design.md``,
+"Multi-fidelity results").  Each config is told exactly once, never as a failure, and a stopped
+trial is one the scheduler ranked low anyway.  The lower rungs reach the wrapped searcher's
+``on_trial_result`` only, which ``OptunaSearch`` ignores for several objectives and
+``HyperOptSearch`` ignores altogether.
 :attr:`ScalarizedSearch.low_fidelity` counts the trials told below the top rung.
 
 ``bounds`` use the analysis' convention: ``{"err": [lo, hi], "log10_edp": [lo, hi]}``, one entry per

@@ -1,9 +1,9 @@
-"""Sparse GP regression (SGPR, Titsias 2009) as a BoTorch model, and its inducing-point selection.
+"""Sparse GP regression (SGPR; Titsias, AISTATS 2009) as a BoTorch model, and its inducing points.
 
 :class:`SGPRModel` conditions on all n observations through m fixed inducing inputs (gpytorch's
 ``InducingPointKernel``).  Its posterior is Titsias' (the variational / DTC predictive with the test
 points' full prior variance), computed from cached Cholesky factors: O(n m^2) once, O(m^2) per point.
-Used by :func:`.models.fit_sparse_gp`, which also fits its hyperparameters.
+:func:`.models.fit_sparse_gp` builds it and fits its hyperparameters.
 """
 
 from __future__ import annotations
@@ -29,8 +29,15 @@ INDUCING_POOL = 2000
 class SGPRModel(ExactGP, GPyTorchModel):
     """Sparse GP regression (SGPR) with fixed inducing points, usable by BoTorch acquisition functions.
 
-    ``train_Y`` is on the caller's scale; ``outcome_transform`` (BoTorch ``Standardize``) maps it to the
-    scale the hyperparameters were fitted on, and posteriors are mapped back.
+    Args:
+        train_X: inputs, shape ``(n, d)``.
+        train_Y: targets on the caller's scale, shape ``(n, 1)``.
+        inducing: inducing inputs, shape ``(m, d)`` (kept fixed).
+        likelihood: a fitted Gaussian likelihood.
+        base_kernel: the fitted kernel.
+        mean: the fitted constant mean.
+        outcome_transform: BoTorch ``Standardize`` mapping ``train_Y`` to the scale the
+            hyperparameters were fitted on; posteriors are mapped back.  ``None``: no transform.
     """
 
     _num_outputs = 1
@@ -55,13 +62,20 @@ class SGPRModel(ExactGP, GPyTorchModel):
 
     def posterior(self, X: torch.Tensor, output_indices=None, observation_noise: bool = False,
                   posterior_transform=None, **kwargs) -> GPyTorchPosterior:
-        """BoTorch posterior (joint over the ``q`` points of each batch of ``X``, ``(..., q, d)``) of
-        Titsias' SGPR, from the same factors as :meth:`predict_latent`.
+        """BoTorch posterior of Titsias' SGPR, from the same factors as :meth:`predict_latent`.
 
-        (gpytorch's own eval-mode SGPR posterior differs: with its diagonal correction on, the training
-        covariance becomes FITC's, Q + diag(K - Q) + noise, which predicted held-out DTLZ2 points
-        slightly worse, mean log likelihood 1.49 vs 1.51 at n = 2000; with it off, test variances lose
-        K - Q and become overconfident.)
+        gpytorch's own eval-mode SGPR posterior is not used: with its diagonal correction the training
+        covariance becomes FITC's (Snelson & Ghahramani, NIPS 2005), without it the test variances
+        lose ``K - Q`` and are overconfident.
+
+        Args:
+            X: points, shape ``(..., q, d)``.
+            output_indices: ignored (one output).
+            observation_noise: add the likelihood's noise to the covariance.
+            posterior_transform: applied to the result if given.
+
+        Returns:
+            A ``GPyTorchPosterior``, joint over the ``q`` points of each batch, on the caller's scale.
         """
         self.eval()
         L, LB, c = self._factors()
@@ -89,7 +103,7 @@ class SGPRModel(ExactGP, GPyTorchModel):
                 Kuf = k(Z, X).to_dense()
                 noise = self.likelihood.noise.reshape(())
                 # A A^T = L^-1 (K_uf K_fu) L^-T / noise: one n m^2 product and two m^3 solves instead of
-                # an n m^2 triangular solve plus an n m^2 product (0.30 -> 0.17 s CPU at n = 10,000)
+                # an n m^2 triangular solve plus an n m^2 product
                 AAt = torch.linalg.solve_triangular(L, Kuf @ Kuf.T, upper=False)
                 AAt = torch.linalg.solve_triangular(L, AAt.T, upper=False) / noise
                 LB = psd_safe_cholesky(torch.eye(len(Z), dtype=AAt.dtype) + (AAt + AAt.T) / 2)
@@ -99,9 +113,15 @@ class SGPRModel(ExactGP, GPyTorchModel):
         return cache
 
     def predict_latent(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior mean and variance of the latent function at ``X`` on the caller's scale: the same
-        numbers as ``posterior(X)`` (tested) at O(m^2) per point after an O(n m^2) factorisation,
-        without gpytorch's lazy-tensor overhead (4-5x faster at n = 10,000, m = 512)."""
+        """Posterior mean and variance of the latent function, without gpytorch's lazy-tensor overhead.
+
+        Args:
+            X: points, shape ``(N, d)``.
+
+        Returns:
+            ``(mean, var)``, each of shape ``(N,)``, on the caller's scale: the marginals of
+            ``posterior(X)``, at O(m^2) per point after an O(n m^2) factorisation.
+        """
         L, LB, c = self._factors()
         k = self.covar_module.base_kernel
         V = torch.linalg.solve_triangular(L, k(self.covar_module.inducing_points, X).to_dense(), upper=False)
@@ -115,8 +135,18 @@ class SGPRModel(ExactGP, GPyTorchModel):
 
 
 def select_inducing(X: torch.Tensor, kernel: Kernel, num_inducing: int, rng: np.random.Generator) -> torch.Tensor:
-    """Up to ``num_inducing`` rows of ``X`` by BoTorch's ``GreedyVarianceReduction`` under ``kernel``
-    (among a random ``INDUCING_POOL`` of the rows when there are more)."""
+    """Inducing inputs chosen by BoTorch's ``GreedyVarianceReduction`` (Burt et al., JMLR 2020).
+
+    Args:
+        X: the observations' inputs, shape ``(n, d)``.
+        kernel: the fitted kernel.
+        num_inducing: at most this many inducing inputs.
+        rng: draws the pool when ``n > INDUCING_POOL``.
+
+    Returns:
+        Up to ``num_inducing`` rows of ``X`` (of a random ``INDUCING_POOL`` of them when there are
+        more); fewer when the remaining prior-conditional variance is about zero (duplicates).
+    """
     pool = X if len(X) <= INDUCING_POOL else X[torch.as_tensor(rng.choice(len(X), INDUCING_POOL, replace=False))]
     with torch.no_grad():
         return GreedyVarianceReduction().allocate_inducing_points(pool, kernel, min(num_inducing, len(pool)),

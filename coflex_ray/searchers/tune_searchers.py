@@ -20,48 +20,80 @@ from .nsga2 import NSGA2Core, check_pop_size
 
 
 class CoflexSearch(AskTellSearcher):
-    """Ray Tune searcher: per-objective sparse GPs + Pareto fusion (:class:`CoflexCore`).
+    """Ray Tune searcher: per-objective sparse GPs and a Pareto fusion (:class:`.coflex.CoflexCore`).
+
+    Multi-objective Bayesian optimisation after Coflex (ICCAD 2025); the rules are in
+    :mod:`.coflex`, their reasons and measurements in ``docs/design.md``.
+
+    Multi-fidelity: each trial is told once, at the last rung it reported; a trial stopped below the
+    top rung enters the sparse GPs as an ordinary observation at that fidelity and stays out of
+    :meth:`pareto_front` (see :mod:`.adapter`).
+
+    ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key`` and ``float_levels`` are the
+    keyword arguments of :class:`.adapter.AskTellSearcher` (passed through ``**kwargs``); they are
+    listed under Args with the others.
 
     Example::
 
-        searcher = CoflexSearch(metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"])
-        tune.Tuner(trainable, param_space={"c1": tune.choice([8, 16, 32]), "X1": tune.randint(1, 65)},
-                   tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), num_samples=100))
+        from ray import tune
+        from ray.tune.search import ConcurrencyLimiter
+        from coflex_ray import CoflexSearch, pareto_results
+
+        def trainable(config):
+            tune.report({"err": 100.0 / config["c1"], "edp": config["c1"] * config["X1"]})
+
+        searcher = CoflexSearch(metric=["err", "edp"], mode=["min", "min"], log_metrics=["edp"], seed=0)
+        grid = tune.Tuner(
+            trainable,
+            param_space={"c1": tune.choice([8, 16, 32]), "X1": tune.randint(1, 65)},
+            tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), num_samples=20),
+        ).fit()
+        front = pareto_results(grid, metric=["err", "edp"], mode=["min", "min"])
 
     Args:
-        space, metric, mode: the search space and objectives, as for every Tune searcher; see
-            :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
-        n_init: size of the Sobol initial design.
-        batch_size: proposals per model fit (pending ones are accounted for).
-        num_inducing: inducing points of each sparse GP (default ``models.NUM_INDUCING``, 512).
-        n_candidates: size of the candidate set (trust-region points, or Sobol points without it).
-        proposals_per_objective: candidates each objective proposes to the fusion by log EI (and as
-            many by its lower confidence bound).
-        beta: fusion optimism (posterior mean minus ``beta`` standard deviations; 0, the default:
-            the means; rule 5 of :mod:`.coflex` says why).
-        kappa: optimism of the lower-confidence-bound proposals.
-        n_directions: random scalarisation directions proposing one candidate each.
-        n_starts, local_steps: local-search starts per objective and moves per start.
-        clip: the fusion's normalised predictions are clipped below at ``-clip``.
-        trust_region: draw candidates in a TuRBO-style trust region around the observed front
-            (rule 2 of :mod:`.coflex`); ``False``: from the whole space.
-        global_candidates: Sobol points of a global candidate set that joins the trust region's (0:
-            the region's alone).
-        warp: each objective's output warp (:mod:`.warping`; rule 1 of :mod:`.coflex`): "auto" (the
-            normal scores of its ranks, a Gaussian copula, when it has far-out values, else its
-            standardised values), "rank", "power" (Yeo-Johnson) or "none"; ``True`` / ``False``
-            mean "rank" / "none".
-        additive: add a first-order additive part to every GP kernel (one kernel per knob, summed;
-            rule 1 of :mod:`.coflex`) while a model has at most 128 observations
-            (``models.ADDITIVE_MAX_N``); ``False``: BoTorch's default kernel alone.
-        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (the fusion normalises by them; without
-            them, by the current observed front), ``infeasible_key``, ``float_levels`` of
-            :class:`.adapter.AskTellSearcher`.
+        space: a :class:`coflex_ray.spaces.Space` or a Tune ``param_space`` dict; ``None`` (default):
+            the Tuner's ``param_space``.
+        metric: the objective(s), e.g. ``["err", "edp"]``; ``None`` (default): the Tuner's.
+        mode: ``"min"`` or ``"max"`` per metric; ``None`` (default): the Tuner's.
+        n_init: size of the Sobol initial design.  Default 10.
+        batch_size: proposals per model fit (pending trials are accounted for).  Default 4.
+        num_inducing: inducing points of each objective's sparse GP.  Default
+            ``models.NUM_INDUCING`` (512).
+        n_candidates: points drawn in the trust region, or, without a region, Sobol points of the
+            global candidate set.  Default 1024.
+        proposals_per_objective: candidates each objective proposes to the fusion by log expected
+            improvement, and as many by its lower confidence bound.  Default 16.
+        beta: optimism of the fusion's predictions, ``mean - beta * sd``; 0 fuses on the posterior
+            means.  Default 0.0.
+        kappa: optimism of the lower-confidence-bound proposals, ``mean - kappa * sd``.  Default 2.0.
+        n_directions: scalarisation directions, each proposing one candidate.  Default 16.
+        n_starts: local-search starts per objective.  Default 4.
+        local_steps: local-search moves per start; 0 turns local search off.  Default 3.
+        clip: the fusion's normalised predictions are clipped below at ``-clip``.  Default 0.2.
+        trust_region: draw candidates in a TuRBO-style trust region around the observed front;
+            ``False``: from the global set only.  Default ``True``.
+        warp: each objective's output warp (:mod:`.warping`): ``"auto"`` (the normal scores of its
+            ranks, a Gaussian copula, when its observations have far-out values, else its
+            standardised values), ``"rank"``, ``"power"`` (Yeo-Johnson) or ``"none"``; ``True`` /
+            ``False`` mean ``"rank"`` / ``"none"``.  Default ``"auto"``.
+        global_candidates: Sobol points of the global candidate set joined to the trust region's
+            points; 0: the region's points alone.  Default 1024.
+        additive: add a first-order additive part (one kernel per knob, summed) to the kernel of
+            every model with at most ``models.ADDITIVE_MAX_N`` (128) observations; ``False``:
+            BoTorch's default kernel alone.  Default ``True``.
+        seed: seeds every random choice of the search.  Default 0.
+        log_metrics: metrics modelled in log space (positive values only), e.g. ``["edp"]``.
+            Default ``()``.
+        objective_bounds: normalisation bounds of the fusion in reported units, ``[[lo, hi]]`` per
+            metric or ``{metric: (lo, hi)}``; ``None`` (default): the current observed front's.
+        infeasible_key: a result whose value under this key is false counts as failed; ``None``: no
+            such flag.  Default ``"feasible"``.
+        float_levels: legal values per ``tune.uniform`` / ``tune.loguniform`` knob.  Default 1001.
 
-    Multi-fidelity: each trial is told once, at the last rung it reported; a trial stopped below the
-    top rung enters the sparse GPs as an ordinary observation at that fidelity (a biased, roughly
-    pessimistic value, so it steers proposals away from what the scheduler ranked low), and stays
-    out of :meth:`pareto_front` (see :mod:`.adapter`).
+    Raises:
+        ValueError: an option out of range (:func:`.coflex.check_options`,
+            :func:`.core.check_model_options`), ``metric`` without ``mode`` or with a different
+            length, malformed ``objective_bounds``, or a space that cannot be searched.
     """
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
@@ -84,20 +116,23 @@ class CoflexSearch(AskTellSearcher):
 
 
 class BoTorchMOSearch(AskTellSearcher):
-    """Ray Tune searcher: qNEHVI / qEHVI / qNParEGO on an exact GP (:class:`BoTorchCore`).
+    """Ray Tune searcher: qNEHVI / qEHVI / qNParEGO on an exact GP (:class:`.botorch_mo.BoTorchCore`).
 
     Args:
         space, metric, mode: the search space and objectives, as for every Tune searcher; see
             :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
-        acquisition: ``"qnehvi"``, ``"qehvi"`` or ``"qnparego"``.
-        n_init: size of the Sobol initial design.
-        batch_size: proposals per model fit.
-        n_candidates: Sobol points of the candidate set.
-        mc_samples: quasi-MC samples of the acquisition.
-        raw_samples, num_restarts: of BoTorch's ``optimize_acqf_mixed_alternating`` (``num_restarts=0``:
-            score the candidate set only).
-        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key``, ``float_levels``
-            of :class:`.adapter.AskTellSearcher`.
+        acquisition: ``"qnehvi"``, ``"qehvi"`` or ``"qnparego"``.  Default ``"qnehvi"``.
+        n_init: size of the Sobol initial design.  Default 10.
+        batch_size: proposals per model fit.  Default 4.
+        n_candidates: Sobol points of the candidate set.  Default 1024.
+        mc_samples: quasi-MC samples of the acquisition.  Default 128.
+        raw_samples: initial points of BoTorch's ``optimize_acqf_mixed_alternating``.  Default 256.
+        num_restarts: its restarts; 0 scores the candidate set only.  Default 4.
+        **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (``None``: frozen from the initial
+            design), ``infeasible_key``, ``float_levels`` of :class:`.adapter.AskTellSearcher`.
+
+    Raises:
+        ValueError: an unknown ``acquisition`` or an option out of range.
 
     Multi-fidelity: each trial is told once, at the last rung it reported; a trial stopped below the
     top rung enters the GP (and the observed front the hypervolume improvement is measured from) at
@@ -119,14 +154,17 @@ class BoTorchMOSearch(AskTellSearcher):
 
 
 class NSGA2Search(AskTellSearcher):
-    """Ray Tune searcher: pymoo NSGA-II (:class:`NSGA2Core`).
+    """Ray Tune searcher: pymoo NSGA-II (:class:`.nsga2.NSGA2Core`).
 
     Args:
         space, metric, mode: the search space and objectives, as for every Tune searcher; see
             :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
-        pop_size: individuals per generation.
+        pop_size: individuals per generation.  Default 20.
         **kwargs: ``seed``, ``log_metrics``, ``infeasible_key``, ``float_levels`` of
             :class:`.adapter.AskTellSearcher`.
+
+    Raises:
+        ValueError: ``pop_size < 2`` or ``objective_bounds`` given (selection is rank-based).
 
     Multi-fidelity: each trial is told once, at the last rung it reported; a trial stopped below the
     top rung gets that fidelity's objectives as its fitness in the generation (rank-based selection

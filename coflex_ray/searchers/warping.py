@@ -1,28 +1,15 @@
-"""Output warping for CoflexSearch's per-objective GPs: a Gaussian copula (rank -> normal quantile,
-:class:`RankGauss`) or a Yeo-Johnson power transform (:class:`PowerWarp`).
+"""Output warps for CoflexSearch's per-objective GPs (rule 1 of :mod:`.coflex`).
 
-Why: benchmark objectives are often heavy-tailed.  On NAS-Bench-201 about one cell in ten of a
-run's picks had 90 % error (the output node is cut off: a random guess) against 6-14 % for the rest;
-standardised, those few values dominate the GP's fit (its noise and lengthscales), the model cannot
-tell the good cells apart, and on measured runs (budget 100, 10 seeds) a fifth of CoflexSearch's
-model-based picks were such cells, ten times random search's rate.  Fitting each GP to the normal
-scores of the ranks instead keeps the order of the observations, puts every one of them within about
-+-2.5, and leaves the model's job (rank the candidates, say how sure it is) intact.  Syne Tune
-(``copula`` transform of its GP searchers) and HEBO (power transforms) warp outputs for the same
-reason.  BoTorch ships no rank transform (its ``Power``/``Log`` need positive data and a fitted
-exponent), hence this short module.
+A warp is fitted to one objective's observations ``y``; the GP models the warped values ``z`` and
+its predictions go back to the objective's units through the warp's monotone ``inverse``:
 
-But the rank scores also discard the spacing of the observations, and with it the GP's ability to
-extrapolate: on the SSS x accelerator study (no far-out values) the copula's EDP model saw no gain in
-shrinking a network further and some runs never reached the front's low-EDP end, where the
-standardised values did.  Hence the default ``"auto"`` (:func:`make_warp`): the copula only for an
-objective whose observations have far-out values (Tukey's outer fences), else no warp.  A
-Yeo-Johnson transform (:class:`PowerWarp`, HEBO's) sits between the two and is available, but was
-second on both benchmarks (see :mod:`.coflex`, rule 1).
-
-Predictions go back to the objective's own units through the inverse of the warp: for the copula,
-piecewise linear between the observed values, extended linearly beyond them with the slope of the
-outer tenth of the observations, so an optimistic prediction below the best observation stays below it.
+* :class:`RankGauss`: a Gaussian copula, the normal scores of the ranks (as Syne Tune's ``copula``
+  output transform; Salinas et al., ICML 2020);
+* :class:`PowerWarp`: a Yeo-Johnson power transform (HEBO's; Cowen-Rivers et al., JAIR 2022);
+* :func:`make_warp` picks one by name; ``"auto"`` applies the copula only to an objective with a
+  far-out value (Tukey's outer fences), since rank scores keep a few extreme values from dominating
+  the fit but also stop the GP extrapolating past the best observation (``docs/design.md``,
+  "Output warps").
 """
 
 from __future__ import annotations
@@ -43,10 +30,16 @@ def observations(y: np.ndarray, who: str) -> np.ndarray:
 
 
 class RankGauss:
-    """The warp fitted to the observations ``y`` of one objective.
+    """The Gaussian-copula warp fitted to the observations ``y`` of one objective.
+
+    Args:
+        y: the observations, a non-empty 1-d array of finite values.
 
     Attributes:
         z: the warped observations, ``Phi^-1((rank - 0.5) / n)`` with tied values sharing their mean rank.
+
+    Raises:
+        ValueError: ``y`` is empty, not 1-d, or not finite.
     """
 
     def __init__(self, y: np.ndarray) -> None:
@@ -56,7 +49,16 @@ class RankGauss:
         self.knots_z = self.z[first]  # tied values share their mean rank, hence one z
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
-        """Objective values of warped values ``z`` (monotone; linear beyond the observed range)."""
+        """Map warped values back to the objective's units.
+
+        Args:
+            z: warped values, any shape.
+
+        Returns:
+            Objective values of the same shape: piecewise linear between the observations, and
+            linear beyond them with the slope of the outer tenth of the observations (so a prediction
+            below the best observation stays below it); the observed value when all are equal.
+        """
         z = np.asarray(z, dtype=float)
         ky, kz = self.knots_y, self.knots_z
         if len(ky) == 1:
@@ -73,15 +75,19 @@ class PowerWarp:
     """HEBO's output transform (Cowen-Rivers et al., JAIR 2022) fitted to the observations ``y`` of one
     objective: standardise, Yeo-Johnson with the maximum-likelihood exponent, standardise again.
 
-    Unlike :class:`RankGauss` it keeps the spacing of the observations (a transform with one
-    parameter, near the identity for symmetric data), so a GP can extrapolate an effect it has seen
-    beyond the best observation; it still shrinks a heavy tail.  The exponent is kept in [-2, 2]:
-    above 2 the inverse of the lower tail would be bounded (an optimistic prediction could not be
-    mapped back).
+    Unlike :class:`RankGauss` it keeps the spacing of the observations, so a GP can extrapolate past
+    the best observation.  The exponent is kept in [-2, 2]: above 2 the inverse of the lower tail
+    would be bounded.
+
+    Args:
+        y: the observations, a non-empty 1-d array of finite values.
 
     Attributes:
         z: the warped observations.
-        lam: the Yeo-Johnson exponent.
+        lam: the Yeo-Johnson exponent (1 for constant ``y``).
+
+    Raises:
+        ValueError: ``y`` is empty, not 1-d, or not finite.
     """
 
     def __init__(self, y: np.ndarray) -> None:
@@ -94,8 +100,15 @@ class PowerWarp:
         self.z = (t - self.t_mean) / self.t_std
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
-        """Objective values of warped values ``z`` (monotone; beyond the transform's range, for an
-        exponent below 0, the upper tail is capped at a large finite value)."""
+        """Map warped values back to the objective's units.
+
+        Args:
+            z: warped values, any shape.
+
+        Returns:
+            Objective values of the same shape, monotone in ``z``; for an exponent below 0, values
+            beyond the transform's range are capped at a large finite value.
+        """
         t = np.asarray(z, dtype=float) * self.t_std + self.t_mean
         lam, u = self.lam, np.empty(np.shape(t))
         pos = t >= 0
@@ -111,7 +124,17 @@ class PowerWarp:
 
 
 def warp_kind(warp: str | bool) -> str:
-    """The checked name of a ``warp`` option: one of :data:`WARPS` (``True``: "rank", ``False``: "none")."""
+    """The checked name of a ``warp`` option.
+
+    Args:
+        warp: one of :data:`WARPS`, or ``True`` ("rank") / ``False`` ("none").
+
+    Returns:
+        The name, one of :data:`WARPS`.
+
+    Raises:
+        ValueError: any other value.
+    """
     kind = ("rank" if warp else "none") if isinstance(warp, bool) else warp
     if kind not in WARPS:
         raise ValueError(f"warp={warp!r} is not allowed; allowed: {', '.join(WARPS)} (or True / False)")
@@ -125,9 +148,19 @@ def has_far_out(y: np.ndarray) -> bool:
 
 
 def make_warp(kind: str | bool, y: np.ndarray) -> RankGauss | PowerWarp | None:
-    """The warp ``kind`` (see :func:`warp_kind`) fitted to ``y``; ``None`` for "none".
+    """Fit the warp ``kind`` to the observations ``y`` of one objective.
 
-    "auto": :class:`RankGauss` when ``y`` has a far-out value (:func:`has_far_out`), else none.
+    Args:
+        kind: a ``warp`` option (:func:`warp_kind`); ``"auto"`` means ``"rank"`` when ``y`` has a
+            far-out value (:func:`has_far_out`), else ``"none"``.
+        y: the observations.
+
+    Returns:
+        A :class:`RankGauss` or :class:`PowerWarp`, or ``None`` for no warp.
+
+    Raises:
+        ValueError: an unknown ``kind``; for ``"rank"`` and ``"power"`` also ``y`` not a non-empty 1-d
+            array of finite values.
     """
     kind = warp_kind(kind)
     if kind == "auto":

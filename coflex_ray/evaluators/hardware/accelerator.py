@@ -58,7 +58,11 @@ class AccelConfig:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "AccelConfig":
-        """Validate the accelerator keys of a (joint) config; ``ValueError`` names the bad value."""
+        """The accelerator of a (joint) config, validated.
+
+        Raises:
+            ValueError: a missing or illegal accelerator key, named with what is allowed.
+        """
         return cls(**ACCEL_SPACE.validate(config))
 
     def key(self) -> tuple:

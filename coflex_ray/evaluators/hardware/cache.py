@@ -69,7 +69,20 @@ def write_cache_file(path: str | os.PathLike, entries: dict, fidelity: str, lpf_
 
 
 def read_cache_file(path: str | os.PathLike, fidelity: str, lpf_limit: int) -> dict[tuple, dict[str, Any]]:
-    """The entries of a cache file written by :func:`write_cache_file` for ``fidelity`` and ``lpf_limit``."""
+    """The entries of a cache file written by :func:`write_cache_file`.
+
+    Args:
+        path: the file.
+        fidelity: the fidelity the caller simulates.
+        lpf_limit: the caller's LOMA ``lpf_limit``.
+
+    Returns:
+        The entries, ``{(shape, accelerator, fidelity, lpf_limit): cost}``.
+
+    Raises:
+        ValueError: the file is unreadable, holds something else, has another format version, holds
+            another fidelity's or ``lpf_limit``'s costs, or has a malformed entry.
+    """
     fix = "delete it to start cold, or give another file"
     try:
         with open(path, "rb") as f:
@@ -165,10 +178,21 @@ class LayerCostCache:
 
     def get_many(self, shapes: list[tuple], acc: AccelConfig, timeout_s: float | None = None,
                  sent_at: float | None = None) -> list[dict[str, Any]]:
-        """Costs of several layer shapes on one accelerator (each simulated at most once); with
-        ``timeout_s``, :class:`SimulationTimeout` once that many seconds have passed (simulation killed),
-        counted from ``sent_at`` (a caller's ``time.time()``, so the time a remote call took to get
-        here counts too) or from now."""
+        """Costs of several layer shapes on one accelerator, each simulated at most once.
+
+        Args:
+            shapes: layer shapes.
+            acc: the accelerator.
+            timeout_s: time limit in seconds for the whole call; ``None``: no limit.
+            sent_at: the caller's ``time.time()`` when it sent the call, so that the time a remote
+                call took to get here counts against ``timeout_s``; ``None``: count from now.
+
+        Returns:
+            One cost dict per shape, in the order of ``shapes``.
+
+        Raises:
+            SimulationTimeout: the time limit passed (the simulation was killed).
+        """
         if timeout_s is not None and sent_at is not None:
             timeout_s -= min(max(0.0, time.time() - sent_at), timeout_s)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -201,5 +225,12 @@ class LayerCostCache:
         return write_cache_file(target, self.dump(), self.fidelity, self.lpf_limit)
 
     def load(self, path: str | os.PathLike) -> int:
-        """Add the entries of a cache file (ValueError if it is not this fidelity's); returns how many were new."""
+        """Add the entries of a cache file written by :meth:`save`.
+
+        Returns:
+            How many entries were new.
+
+        Raises:
+            ValueError: the file is unreadable or not this fidelity's (:func:`read_cache_file`).
+        """
         return self.update(read_cache_file(path, self.fidelity, self.lpf_limit))
