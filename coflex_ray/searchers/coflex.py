@@ -48,13 +48,15 @@ each batch from ``(seed, batch number)``, the sparse GPs' subsets and inducing p
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..spaces import Space
 from .candidates import local_search, to_cubes, trust_region_set
-from .core import ModelCore
+from .core import ModelCore, check_model_options
 from .models import NUM_INDUCING, fit_sparse_gp, predict, prob_feasible
 from .pareto import hypervolume, nondominated
 from .warping import make_warp, warp_kind
@@ -163,47 +165,16 @@ def pareto_layers(pool: np.ndarray, L: np.ndarray, n: int) -> np.ndarray:
     return np.array(keep, dtype=int)
 
 
-def check_options(num_inducing: int, proposals_per_objective: int, beta: float, global_candidates: int,
-                  warp: str | bool = "auto") -> None:
-    """Check CoflexCore's and CoflexSearch's model options (see :class:`CoflexCore`).
+@dataclass(frozen=True)
+class CoflexOptions:
+    """The options of the Coflex method, in one place (rules 1-7 of the module docstring).
 
-    Raises:
-        ValueError: ``num_inducing < 2``, ``proposals_per_objective < 1``, ``beta < 0``,
-            ``global_candidates < 0``, or an unknown ``warp``.
-    """
-    warp_kind(warp)
-    if num_inducing < 2:
-        raise ValueError(f"num_inducing={num_inducing} must be at least 2")
-    if proposals_per_objective < 1:
-        raise ValueError(f"proposals_per_objective={proposals_per_objective} must be at least 1")
-    if beta < 0:
-        raise ValueError(f"beta={beta} must be >= 0 (0 fuses on posterior means)")
-    if global_candidates < 0:
-        raise ValueError(f"global_candidates={global_candidates} must be >= 0 (0: trust-region candidates only)")
-
-
-class CoflexCore(ModelCore):
-    """Ask/tell Coflex optimiser over the unit cube of ``space`` (rules 1-7 of the module docstring).
-
-    Example::
-
-        from coflex_ray import CoflexCore, get_space
-
-        space = get_space("sss")
-        core = CoflexCore(space, n_obj=2, seed=0)
-        for _ in range(12):
-            (x,) = core.ask(1)
-            c = space.decode(x)
-            core.tell(x, [-c["c5"], c["c1"] + c["c5"]])  # minimised objectives; failed=True for a failure
+    :class:`CoflexCore` and :class:`coflex_ray.CoflexSearch` take an instance as ``options=`` or
+    any of these fields as keyword arguments.
 
     Args:
-        space: the search space.
-        n_obj: number of objectives (all minimised).
-        seed: seeds every random choice (candidates, directions, model fits).  Default 0.
         n_init: size of the Sobol initial design.  Default 10.
-        batch_size: proposals per model fit.  Default 4.
-        bounds: normalisation bounds ``[[lo, hi]]`` per objective on the minimised scale (rule 5);
-            ``None`` (default): the current observed front's ideal and nadir.
+        batch_size: proposals per model fit (pending trials are accounted for).  Default 4.
         num_inducing: inducing points of each objective's sparse GP.  Default
             ``models.NUM_INDUCING`` (512).
         n_candidates: points drawn in the trust region, or, without a region, Sobol points of the
@@ -230,24 +201,94 @@ class CoflexCore(ModelCore):
             default kernel alone.  Default ``True``.
 
     Raises:
-        ValueError: ``space`` is not a :class:`coflex_ray.spaces.Space`, ``n_obj < 1``, malformed
-            ``bounds``, or an option out of range (:func:`check_options`,
-            :func:`.core.check_model_options`).
+        ValueError: ``n_init < 1``, ``batch_size < 1``, ``num_inducing < 2``,
+            ``proposals_per_objective < 1``, ``beta < 0``, ``global_candidates < 0`` or an unknown
+            ``warp``.
+        TypeError: an unknown option name (from :meth:`merged`).
     """
 
-    def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
-                 bounds: np.ndarray | None = None, num_inducing: int = NUM_INDUCING, n_candidates: int = 1024,
-                 proposals_per_objective: int = 16, beta: float = 0.0, kappa: float = 2.0,
-                 n_directions: int = 16, n_starts: int = 4, local_steps: int = 3, clip: float = 0.2,
-                 trust_region: bool = True, warp: str | bool = "auto", global_candidates: int = 1024,
-                 additive: bool = True) -> None:
-        super().__init__(space, n_obj, seed, n_init=n_init, batch_size=batch_size, bounds=bounds)
-        check_options(num_inducing, proposals_per_objective, beta, global_candidates, warp)
-        self.num_inducing, self.n_candidates = num_inducing, n_candidates
-        self.proposals_per_objective, self.beta, self.kappa = proposals_per_objective, beta, kappa
-        self.n_directions, self.n_starts, self.local_steps, self.clip = n_directions, n_starts, local_steps, clip
-        self.trust_region, self.tr_length, self.tr_succ, self.tr_fail, self.tr_seen = trust_region, TR_INIT, 0, 0, 0
-        self.warp, self.global_candidates, self.additive = warp_kind(warp), global_candidates, bool(additive)
+    n_init: int = 10
+    batch_size: int = 4
+    num_inducing: int = NUM_INDUCING
+    n_candidates: int = 1024
+    proposals_per_objective: int = 16
+    beta: float = 0.0
+    kappa: float = 2.0
+    n_directions: int = 16
+    n_starts: int = 4
+    local_steps: int = 3
+    clip: float = 0.2
+    trust_region: bool = True
+    warp: str | bool = "auto"
+    global_candidates: int = 1024
+    additive: bool = True
+
+    def __post_init__(self) -> None:
+        check_model_options(self.n_init, self.batch_size)
+        warp_kind(self.warp)
+        if self.num_inducing < 2:
+            raise ValueError(f"num_inducing={self.num_inducing} must be at least 2")
+        if self.proposals_per_objective < 1:
+            raise ValueError(f"proposals_per_objective={self.proposals_per_objective} must be at least 1")
+        if self.beta < 0:
+            raise ValueError(f"beta={self.beta} must be >= 0 (0 fuses on posterior means)")
+        if self.global_candidates < 0:
+            raise ValueError(f"global_candidates={self.global_candidates} must be >= 0 "
+                             "(0: trust-region candidates only)")
+
+    @classmethod
+    def merged(cls, options: CoflexOptions | None, overrides: dict[str, Any]) -> CoflexOptions:
+        """``options`` (default: the defaults) with the fields in ``overrides`` replaced.
+
+        Raises:
+            TypeError: a key of ``overrides`` is not an option; the message lists the options.
+        """
+        unknown = sorted(set(overrides) - {f.name for f in fields(cls)})
+        if unknown:
+            raise TypeError(f"unknown Coflex option {unknown[0]!r}; options: "
+                            + ", ".join(f.name for f in fields(cls)))
+        return replace(options or cls(), **overrides)
+
+
+class CoflexCore(ModelCore):
+    """Ask/tell Coflex optimiser over the unit cube of ``space`` (rules 1-7 of the module docstring).
+
+    Example::
+
+        from coflex_ray import get_space
+        from coflex_ray.searchers.coflex import CoflexCore
+
+        space = get_space("sss")
+        core = CoflexCore(space, n_obj=2, seed=0)
+        for _ in range(12):
+            (x,) = core.ask(1)
+            c = space.decode(x)
+            core.tell(x, [-c["c5"], c["c1"] + c["c5"]])  # minimised objectives; failed=True for a failure
+
+    Args:
+        space: the search space.
+        n_obj: number of objectives (all minimised).
+        seed: seeds every random choice (candidates, directions, model fits).  Default 0.
+        bounds: normalisation bounds ``[[lo, hi]]`` per objective on the minimised scale (rule 5);
+            ``None`` (default): the current observed front's ideal and nadir.
+        options: the method's options (:class:`CoflexOptions`); default: its defaults.
+        **overrides: any :class:`CoflexOptions` field, replacing that field of ``options``.
+
+    Raises:
+        ValueError: ``space`` is not a :class:`coflex_ray.spaces.Space`, ``n_obj < 1``, malformed
+            ``bounds``, or an option out of range (:class:`CoflexOptions`).
+        TypeError: an unknown option name.
+    """
+
+    def __init__(self, space: Space, n_obj: int, seed: int = 0, *, bounds: np.ndarray | None = None,
+                 options: CoflexOptions | None = None, **overrides: Any) -> None:
+        o = self.options = CoflexOptions.merged(options, overrides)
+        super().__init__(space, n_obj, seed, n_init=o.n_init, batch_size=o.batch_size, bounds=bounds)
+        self.num_inducing, self.n_candidates = o.num_inducing, o.n_candidates
+        self.proposals_per_objective, self.beta, self.kappa = o.proposals_per_objective, o.beta, o.kappa
+        self.n_directions, self.n_starts, self.local_steps, self.clip = o.n_directions, o.n_starts, o.local_steps, o.clip
+        self.trust_region, self.tr_length, self.tr_succ, self.tr_fail, self.tr_seen = o.trust_region, TR_INIT, 0, 0, 0
+        self.warp, self.global_candidates, self.additive = warp_kind(o.warp), o.global_candidates, bool(o.additive)
 
     def update_region(self, Y: np.ndarray) -> None:
         """Update the trust region's half-width by TuRBO's rule (rule 2), once per batch.

@@ -6,6 +6,7 @@ and ``NSGA2Search`` (:class:`.nsga2.NSGA2Core`).  The cores' modules do not impo
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -13,9 +14,8 @@ import numpy as np
 from ..spaces import Space
 from .adapter import AskTellSearcher
 from .botorch_mo import BoTorchCore, check_acquisition
-from .coflex import CoflexCore, check_options
+from .coflex import CoflexCore, CoflexOptions
 from .core import check_model_options
-from .models import NUM_INDUCING
 from .nsga2 import NSGA2Core, check_pop_size
 
 
@@ -28,10 +28,6 @@ class CoflexSearch(AskTellSearcher):
     Multi-fidelity: each trial is told once, at the last rung it reported; a trial stopped below the
     top rung enters the sparse GPs as an ordinary observation at that fidelity and stays out of
     :meth:`pareto_front` (see :mod:`.adapter`).
-
-    ``seed``, ``log_metrics``, ``objective_bounds``, ``infeasible_key`` and ``float_levels`` are the
-    keyword arguments of :class:`.adapter.AskTellSearcher` (passed through ``**kwargs``); they are
-    listed under Args with the others.
 
     Example::
 
@@ -55,32 +51,8 @@ class CoflexSearch(AskTellSearcher):
             the Tuner's ``param_space``.
         metric: the objective(s), e.g. ``["err", "edp"]``; ``None`` (default): the Tuner's.
         mode: ``"min"`` or ``"max"`` per metric; ``None`` (default): the Tuner's.
-        n_init: size of the Sobol initial design.  Default 10.
-        batch_size: proposals per model fit (pending trials are accounted for).  Default 4.
-        num_inducing: inducing points of each objective's sparse GP.  Default
-            ``models.NUM_INDUCING`` (512).
-        n_candidates: points drawn in the trust region, or, without a region, Sobol points of the
-            global candidate set.  Default 1024.
-        proposals_per_objective: candidates each objective proposes to the fusion by log expected
-            improvement, and as many by its lower confidence bound.  Default 16.
-        beta: optimism of the fusion's predictions, ``mean - beta * sd``; 0 fuses on the posterior
-            means.  Default 0.0.
-        kappa: optimism of the lower-confidence-bound proposals, ``mean - kappa * sd``.  Default 2.0.
-        n_directions: scalarisation directions, each proposing one candidate.  Default 16.
-        n_starts: local-search starts per objective.  Default 4.
-        local_steps: local-search moves per start; 0 turns local search off.  Default 3.
-        clip: the fusion's normalised predictions are clipped below at ``-clip``.  Default 0.2.
-        trust_region: draw candidates in a TuRBO-style trust region around the observed front;
-            ``False``: from the global set only.  Default ``True``.
-        warp: each objective's output warp (:mod:`.warping`): ``"auto"`` (the normal scores of its
-            ranks, a Gaussian copula, when its observations have far-out values, else its
-            standardised values), ``"rank"``, ``"power"`` (Yeo-Johnson) or ``"none"``; ``True`` /
-            ``False`` mean ``"rank"`` / ``"none"``.  Default ``"auto"``.
-        global_candidates: Sobol points of the global candidate set joined to the trust region's
-            points; 0: the region's points alone.  Default 1024.
-        additive: add a first-order additive part (one kernel per knob, summed) to the kernel of
-            every model with at most ``models.ADDITIVE_MAX_N`` (128) observations; ``False``:
-            BoTorch's default kernel alone.  Default ``True``.
+        options: the Coflex method's options (:class:`.coflex.CoflexOptions`: initial design, batch
+            size, inducing points, candidates, fusion, warps, kernel); default: its defaults.
         seed: seeds every random choice of the search.  Default 0.
         log_metrics: metrics modelled in log space (positive values only), e.g. ``["edp"]``.
             Default ``()``.
@@ -89,30 +61,25 @@ class CoflexSearch(AskTellSearcher):
         infeasible_key: a result whose value under this key is false counts as failed; ``None``: no
             such flag.  Default ``"feasible"``.
         float_levels: legal values per ``tune.uniform`` / ``tune.loguniform`` knob.  Default 1001.
+        **overrides: any :class:`.coflex.CoflexOptions` field as a keyword (``n_init=6``),
+            replacing that field of ``options``.
 
     Raises:
-        ValueError: an option out of range (:func:`.coflex.check_options`,
-            :func:`.core.check_model_options`), ``metric`` without ``mode`` or with a different
-            length, malformed ``objective_bounds``, or a space that cannot be searched.
+        ValueError: an option out of range (:class:`.coflex.CoflexOptions`), ``metric`` without
+            ``mode`` or with a different length, malformed ``objective_bounds``, or a space that
+            cannot be searched.
+        TypeError: an unknown keyword argument.
     """
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
-                 mode: str | Sequence[str] | None = None, *, n_init: int = 10, batch_size: int = 4,
-                 num_inducing: int = NUM_INDUCING, n_candidates: int = 1024, proposals_per_objective: int = 16,
-                 beta: float = 0.0, kappa: float = 2.0, n_directions: int = 16, n_starts: int = 4,
-                 local_steps: int = 3, clip: float = 0.2, trust_region: bool = True, warp: str | bool = "auto",
-                 global_candidates: int = 1024, additive: bool = True, **kwargs: Any) -> None:
-        check_model_options(n_init, batch_size)
-        check_options(num_inducing, proposals_per_objective, beta, global_candidates, warp)
-        self.options = dict(n_init=n_init, batch_size=batch_size, num_inducing=num_inducing,
-                            n_candidates=n_candidates, proposals_per_objective=proposals_per_objective, beta=beta,
-                            kappa=kappa, n_directions=n_directions, n_starts=n_starts, local_steps=local_steps,
-                            clip=clip, trust_region=trust_region, warp=warp, global_candidates=global_candidates,
-                            additive=additive)
-        super().__init__(space, metric, mode, **kwargs)
+                 mode: str | Sequence[str] | None = None, *, options: CoflexOptions | None = None,
+                 **kwargs: Any) -> None:
+        own = set(inspect.signature(AskTellSearcher.__init__).parameters)
+        self.options = CoflexOptions.merged(options, {k: v for k, v in kwargs.items() if k not in own})
+        super().__init__(space, metric, mode, **{k: v for k, v in kwargs.items() if k in own})
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> CoflexCore:
-        return CoflexCore(space, n_obj, self.seed, bounds=bounds, **self.options)
+        return CoflexCore(space, n_obj, self.seed, bounds=bounds, options=self.options)
 
 
 class BoTorchMOSearch(AskTellSearcher):

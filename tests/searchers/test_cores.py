@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from pymoo.problems import get_problem
 
-from coflex_ray import CoflexCore, NSGA2Core
+from coflex_ray.searchers.coflex import CoflexCore
+from coflex_ray.searchers.nsga2 import NSGA2Core
 from coflex_ray.spaces import Dim, Space
 
 SPACE = Space("zdt1", tuple(Dim(f"x{i}", tuple(np.round(np.linspace(0, 1, 17), 4).tolist())) for i in range(4)))

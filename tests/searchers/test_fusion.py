@@ -187,19 +187,3 @@ def test_auto_warp_mixes_warped_and_plain_objectives():
     assert has_far_out(Y[:, 0]) and not has_far_out(Y[:, 1])
     assert isinstance(make_warp("auto", Y[:, 0]), RankGauss) and make_warp("auto", Y[:, 1]) is None
     assert core.n_fallbacks == 0 and len(core.results) == 24
-
-
-def test_optuna_gp_builds_and_suggests():
-    from coflex_ray.study import REQUIRES, make_searcher
-
-    assert "scipy" in REQUIRES["optuna-gp"]
-    alg = make_searcher("optuna-gp", SPACE, seed=0, n_init=3, concurrency=1)
-    alg.set_search_properties(None, None, SPACE.param_space())
-    seen = []
-    for t in range(5):  # 3 random startup trials, then 2 from the GP
-        cfg = alg.suggest(str(t))
-        assert SPACE.validate(cfg) == cfg
-        seen.append(cfg)
-        alg.on_trial_complete(str(t), {"err": float(cfg["X"]), "edp": float(1 + 20 - cfg["X"]) * cfg["c"],
-                                       "feasible": True})
-    assert len(seen) == 5
