@@ -1,6 +1,6 @@
 """Effect of ZigZag's LOMA ``lpf_limit`` on the accurate tier: network EDP and wall time per setting.
 
-    python -m coflex_ray.bench lpf [--pairs 3] [--lpf 2 4 6] [--workers 2] [--seed 0]
+    python -m benchmarks lpf [--pairs 3] [--lpf 2 4 6] [--workers 2] [--seed 0]
 
 ``lpf_limit`` caps how many loop prime factors LOMA permutes per temporal mapping: larger values
 search more mappings (lower or equal EDP) at a factorially growing cost.  For ``--pairs`` random
@@ -19,9 +19,10 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from ..evaluators.hardware import network_cost
-from ..evaluators.hardware.cache import LayerCostCache
-from .common import machine
+from coflex_ray.evaluators.hardware import network_cost
+from coflex_ray.evaluators.hardware.cache import LayerCostCache
+from coflex_ray.machine import machine
+
 from .evaluators import _layers, _random_pairs
 
 
@@ -34,7 +35,7 @@ def _run(task: tuple) -> tuple:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench lpf", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks lpf", description=__doc__)
     p.add_argument("--pairs", type=int, default=3)
     p.add_argument("--lpf", type=int, nargs="+", default=[2, 4, 6])
     p.add_argument("--workers", type=int, default=2)

@@ -8,15 +8,15 @@ objective: Spearman rank correlation of the posterior mean with the truth, cover
 seconds (wall clock and process CPU time, the latter less distorted on a shared machine; predict = 1000 held-out points plus ``--candidates`` more, as a CoflexSearch
 batch scores about 2000-3000 candidates).
 
-Models: ``sparse`` (:func:`..searchers.models.fit_sparse_gp`, ``NUM_INDUCING`` inducing points),
+Models: ``sparse`` (:func:`coflex_ray.searchers.models.fit_sparse_gp`, ``NUM_INDUCING`` inducing points),
 ``additive`` (the same with the kernel's first-order additive part at every n; CoflexSearch uses it
 only up to ``models.ADDITIVE_MAX_N`` observations, and this model shows why),
-``exact`` (:func:`..searchers.models.fit_exact_gp`, only at n <= ``--exact-max-n``, first seed),
+``exact`` (:func:`coflex_ray.searchers.models.fit_exact_gp`, only at n <= ``--exact-max-n``, first seed),
 ``old`` (the sparse GP before issue 15: ``git show OLD_REF:coflex_ray/searchers/models.py``, 128
 farthest-point inducing points, when git and that revision are available).
 
-    python -m coflex_ray.bench sparse-gp                       # n = 500 2000 10000, seeds 0 1 2
-    python -m coflex_ray.bench sparse-gp --n 2000 --seeds 0 --models sparse
+    python -m benchmarks sparse-gp                       # n = 500 2000 10000, seeds 0 1 2
+    python -m benchmarks sparse-gp --n 2000 --seeds 0 --models sparse
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm, spearmanr
 
-from .common import machine
+from coflex_ray.machine import machine
 
-OUT = Path("bench_results") / "sparse_gp.txt"
+from .common import RESULTS
+
+OUT = RESULTS / "sparse_gp.txt"
 OLD_REF = "8440885"
 D, LEVELS, HELD_OUT = 11, 64, 1000
 MODELS = ("sparse", "additive", "exact", "old")
@@ -69,7 +71,7 @@ def old_models() -> types.ModuleType | None:
 def one(model: str, n: int, seed: int, candidates: int, old: types.ModuleType | None) -> list[dict]:
     import torch
 
-    from ..searchers import models as M
+    from coflex_ray.searchers import models as M
 
     X, Y = dtlz2(n, seed)
     Xt, Yt = dtlz2(HELD_OUT, 10_000 + seed)
@@ -104,7 +106,7 @@ def fmt(r: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench sparse-gp", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks sparse-gp", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, nargs="+", default=[500, 2000, 10_000], help="training-set sizes")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--models", nargs="+", default=list(MODELS), help=f"any of {list(MODELS)}")
@@ -117,11 +119,11 @@ def main(argv: list[str]) -> None:
         print(f"error: models {bad} not in {list(MODELS)}" if bad else f"error: --n {min(args.n)} must be >= 2",
               file=sys.stderr)
         sys.exit(2)
-    from ..searchers import models as M
-    from ..searchers.sgpr import INDUCING_POOL
+    from coflex_ray.searchers import models as M
+    from coflex_ray.searchers.sgpr import INDUCING_POOL
 
     old = old_models() if "old" in args.models else None
-    lines = [machine(), "command: python -m coflex_ray.bench sparse-gp " + " ".join(argv),
+    lines = [machine(), "command: python -m benchmarks sparse-gp " + " ".join(argv),
              f"DTLZ2, {D} vars x {LEVELS} levels, 2 objectives, {HELD_OUT} held-out random points; sparse GP: "
              f"NUM_INDUCING={M.NUM_INDUCING}, HYPER_SUBSET={M.HYPER_SUBSET}, HYPER_FIT_ITERS={M.HYPER_FIT_ITERS}, "
              f"INDUCING_POOL={INDUCING_POOL}; predict = {HELD_OUT} + {args.candidates} points"]
