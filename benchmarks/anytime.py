@@ -99,9 +99,9 @@ def format_table(t: pd.DataFrame, seconds: tuple, evals: tuple, what: str) -> st
 
 def plot(curves: dict, path: Path, what: str) -> Path:
     """HV (fraction) of :func:`run_curves` against wall clock and evaluations, log axes, one line per run."""
-    from coflex_ray.plots import _plt, save_figure
+    from coflex_ray.plots import pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     colours: dict[str, str] = {}
     for (name, _), (t, curve) in curves.items():

@@ -35,19 +35,19 @@ from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, sss_channels
 from .common import summary
 
 
-def _random_pairs(rng: np.random.Generator, n: int) -> list[tuple[tuple[int, ...], AccelConfig]]:
+def random_pairs(rng: np.random.Generator, n: int) -> list[tuple[tuple[int, ...], AccelConfig]]:
     return [(sss_channels(SSS_SPACE.sample(rng)[0]), AccelConfig.from_config(ACCEL_SPACE.sample(rng)[0]))
             for _ in range(n)]
 
 
-def _layers(channels: tuple[int, ...]):
+def sss_layers(channels: tuple[int, ...]):
     return layer_list(sss_network(channels, "cifar10"), 32)
 
 
 def part1(trials: int, seed: int, use_ray: bool) -> None:
     rng = np.random.default_rng(seed)
-    pairs = _random_pairs(rng, trials)
-    layer_sets = [_layers(ch) for ch, _ in pairs]
+    pairs = random_pairs(rng, trials)
+    layer_sets = [sss_layers(ch) for ch, _ in pairs]
     network_cost(layer_sets[0], pairs[0][1], LayerCostCache().get_many)  # import / warm-up
     cold = []
     for layers, (_, acc) in zip(layer_sets, pairs):
@@ -91,7 +91,7 @@ def part1(trials: int, seed: int, use_ray: bool) -> None:
 
 def _all_fidelities(args: tuple) -> dict:
     channels, acc, lpf_limit = args
-    layers = _layers(channels)
+    layers = sss_layers(channels)
     out = {"channels": channels, "acc": acc}
     for fid in FIDELITIES:
         t0 = time.perf_counter()
@@ -120,8 +120,8 @@ def part2(pairs: int, seed: int, workers: int, lpf_limit: int, log: str | None =
     rng = np.random.default_rng(seed + 1)
     chosen = []
     while len(chosen) < pairs:  # feasible under the fast tier
-        ch, acc = _random_pairs(rng, 1)[0]
-        if network_cost(_layers(ch), acc, LayerCostCache().get_many)["hw_feasible"]:
+        ch, acc = random_pairs(rng, 1)[0]
+        if network_cost(sss_layers(ch), acc, LayerCostCache().get_many)["hw_feasible"]:
             chosen.append((ch, acc))
     print(f"\n[all fidelities] {pairs} random feasible (network, accelerator) pairs, uncached, {workers} worker "
           f"processes on the machine above, LOMA lpf_limit={lpf_limit}")

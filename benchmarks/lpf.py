@@ -23,14 +23,14 @@ from coflex_ray.evaluators.hardware import network_cost
 from coflex_ray.evaluators.hardware.cache import LayerCostCache
 from coflex_ray.machine import machine
 
-from .evaluators import _layers, _random_pairs
+from .evaluators import random_pairs, sss_layers
 
 
 def _run(task: tuple) -> tuple:
     channels, acc, setting = task
     fid, lpf = ("zigzag-fixed", 6) if setting == "fixed" else ("zigzag", int(setting))
     t0 = time.perf_counter()
-    r = network_cost(_layers(channels), acc, LayerCostCache(fid, lpf).get_many)
+    r = network_cost(sss_layers(channels), acc, LayerCostCache(fid, lpf).get_many)
     return r["edp"], time.perf_counter() - t0
 
 
@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed + 7)
     pairs = []
     while len(pairs) < args.pairs:
-        ch, acc = _random_pairs(rng, 1)[0]
-        if network_cost(_layers(ch), acc, LayerCostCache().get_many)["hw_feasible"]:
+        ch, acc = random_pairs(rng, 1)[0]
+        if network_cost(sss_layers(ch), acc, LayerCostCache().get_many)["hw_feasible"]:
             pairs.append((ch, acc))
     settings = ["fixed"] + [str(v) for v in args.lpf]
     tasks = [(ch, acc, s) for ch, acc in pairs for s in settings]

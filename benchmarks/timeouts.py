@@ -25,16 +25,16 @@ def main(argv: list[str]) -> None:
     args = p.parse_args(argv)
     import ray
 
+    from coflex_ray.evaluators.accuracy import make_accuracy_evaluator
     from coflex_ray.evaluators.hardware import network_cost
     from coflex_ray.evaluators.hardware.accelerator import AccelConfig
     from coflex_ray.runner import init_ray
     from coflex_ray.service import HardwarePool
     from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, joint
-    from coflex_ray.trial import _accuracy_evaluator
 
     print(machine())
     init_ray(num_cpus=2)
-    ev = _accuracy_evaluator("sss", "cifar10", None, "90", "test")
+    ev = make_accuracy_evaluator("sss", "cifar10", None, "90", "test")
     cfgs = joint(SSS_SPACE, ACCEL_SPACE).sample(np.random.default_rng(7), args.networks + 1)
     jobs = [(ev.layers(c), AccelConfig.from_config(c)) for c in cfgs]
     pools = {"no limit": HardwarePool(n_shards=2), "limit 900 s": HardwarePool(n_shards=2)}
