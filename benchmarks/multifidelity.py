@@ -98,7 +98,7 @@ def one_run(approach: str, seed: int, args: argparse.Namespace, out: Path) -> di
     spec = EvalSpec("sss", args.dataset, args.nats_sss, timeout_s=None)
     start = time.time()
     run = partial(run_tuner, param_space=space.param_space(), search_alg=alg, budget=MAX_TRIALS, storage_path=out,
-                  name=name, label=name, progress_every=10)
+                  name=name, label=name)
     try:
         if approach == "a":
             df = _reported(run(partial(cosearch_trial, spec=replace(spec, fidelity=ACCURATE),
