@@ -33,10 +33,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .searchers.pareto import hypervolume, nondominated  # one home for Pareto helpers (re-exported here)
+from .searchers.pareto import REF, hypervolume, nondominated  # one home for Pareto helpers (re-exported here)
 
 HW_METRICS = {"edp": "EDP (uJ*ms)", "latency_ms": "latency (ms)"}  # column -> axis label
-REF = 1.1
 
 
 def check_hw(hw: str) -> str:

@@ -383,7 +383,7 @@ def run(plan: Plan, pool: Any, out: Path) -> tuple[Any, list[str]]:
 
 def report(plan: Plan, results: Any, failed: list[str], bounds: dict, source: str, out: Path) -> int:
     """Step 7: tables, rank tests, plots and run info of the finished runs; 1 if any run failed."""
-    from .bench.common import machine
+    from .machine import machine
     from .study import write_outputs
 
     args = plan.args

@@ -13,7 +13,8 @@ import pandas as pd
 from .analysis import HW_METRICS, hv_curve, hw_metric, nondominated, objective_matrix
 
 
-def _plt():
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (figures are only saved to files)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,7 +34,7 @@ def plot_all(results: pd.DataFrame, bounds: dict, out: Path, err_label: str) -> 
 
 def pareto_fronts(results: pd.DataFrame, path: Path, err_label: str, hw: str = "edp") -> Path:
     """Every method's non-dominated points over all its seeds, log hardware-objective axis."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
     for name, df in results.groupby("searcher", sort=False):
         Y = objective_matrix(df, hw)
@@ -54,13 +55,13 @@ def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> Path:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    _plt().close(fig)
+    pyplot().close(fig)
     return path
 
 
 def hv_traces(results: pd.DataFrame, bounds: dict, path: Path, x: str) -> Path:
     """Median hypervolume over seeds with a min-max band, against evaluations or wall time."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
     for name, df in results.groupby("searcher", sort=False):
         curves, times = [], []
@@ -80,7 +81,7 @@ def hv_traces(results: pd.DataFrame, bounds: dict, path: Path, x: str) -> Path:
 
 def running_minima(results: pd.DataFrame, path: Path, err_label: str, hw: str = "edp") -> Path:
     """Best err and best hardware objective found so far, median over seeds, per method."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for name, df in results.groupby("searcher", sort=False):
         for ax, col in zip(axes, ("err", hw)):
@@ -105,5 +106,5 @@ def save_figure(fig, title: str, path: Path) -> Path:
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    _plt().close(fig)
+    pyplot().close(fig)
     return path

@@ -18,11 +18,6 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-# An infeasible or failed trial reports its hardware objective as inf by design; Tune's TensorBoard
-# logger warns "NaN or Inf found in input tensor." for each such row, which only hides the progress lines.
-logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)
-
 # Tune retries a trial this many times when it dies with its worker (a lost node, an OOM kill).
 # Evaluator failures never reach Tune: the trial catches them and reports an infeasible result, so
 # a deterministic failure is not re-run.
@@ -31,10 +26,20 @@ ERRORED_RERUNS = 2  # rounds of re-running trials that Tune errored anyway (see 
 WALL_EVERY_S = 5.0  # how often wall_clock() records a run's span (a kill loses at most this much)
 
 
+def _quiet_tune() -> None:
+    """Tune's classic console output and no TensorBoard inf warnings; idempotent, called before Ray or
+    Tune starts (not at import: importing this module changes nothing)."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # An infeasible or failed trial reports its hardware objective as inf by design; Tune's TensorBoard
+    # logger warns "NaN or Inf found in input tensor." for each such row, which only hides the progress lines.
+    logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Connect to a cluster at ``address`` or start a local Ray (no dashboard, no usage stats)."""
     import ray
 
+    _quiet_tune()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # Ray 2.59+ turns on token auth once ~/.ray/auth_token exists, which breaks joining extra nodes
     # started without the same token; a local or trusted-network cluster does not need it.
@@ -132,6 +137,7 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
     """
     from ray import tune
 
+    _quiet_tune()
     trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial})
     callbacks = [] if quiet else [_Progress(label, budget, metric, progress_every_s, sink, clock)]
     path = Path(storage_path).resolve() / name

@@ -94,7 +94,7 @@ def interrupted_wall_s(df: pd.DataFrame, resumed_at: float) -> float:
     return float(before["timestamp"].max() - (before["timestamp"] - before["time_total_s"]).min())
 
 
-def _finish(df: pd.DataFrame, stats: dict[str, float], name: str, seed: int, out: Path) -> pd.DataFrame:
+def finish_run(df: pd.DataFrame, stats: dict[str, float], name: str, seed: int, out: Path) -> pd.DataFrame:
     """Add the study columns, save the run's table at once (kept if a later run dies), print ``[done]``.
 
     A run that ``--resume`` only read back (every trial already in its saved table) keeps the saved
@@ -230,12 +230,12 @@ def run_study(trainable: Callable, space: Space, built: dict[tuple[str, int], An
         start, n = time.time(), len(built)
         for k, ((name, seed), alg) in enumerate(built.items()):
             try:
-                frames.append(_finish(*_execute(trainable, space, alg, name, seed, budget, out, resume,
-                                                scheduler=schedulers.get((name, seed)), all_rows=all_rows,
-                                                time_budget_s=time_budget_s,
-                                                label=f"run {k + 1}/{n} {name} seed {seed}",
-                                                clock=StudyClock(k * budget, n * budget, start)),
-                                      name, seed, out))
+                frames.append(finish_run(*_execute(trainable, space, alg, name, seed, budget, out, resume,
+                                                   scheduler=schedulers.get((name, seed)), all_rows=all_rows,
+                                                   time_budget_s=time_budget_s,
+                                                   label=f"run {k + 1}/{n} {name} seed {seed}",
+                                                   clock=StudyClock(k * budget, n * budget, start)),
+                                         name, seed, out))
             except Exception as e:  # one broken run must not cost the others: report it and go on
                 failed.append(_failed(name, seed, e))
     else:
@@ -281,7 +281,7 @@ def _run_parallel(trainable: Callable, space: Space, built: dict[tuple[str, int]
         for ref in done:
             name, seed = running.pop(ref)
             try:
-                frames.append(_finish(*ray.get(ref), name, seed, out))
+                frames.append(finish_run(*ray.get(ref), name, seed, out))
             except Exception as e:  # a run that raised (or whose task died): report it and go on
                 failed.append(_failed(name, seed, e))
     drain()

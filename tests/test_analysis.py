@@ -112,12 +112,12 @@ def test_best_known_front_round_trips_and_only_improves(tmp_path):
 
 
 def test_anytime_table_on_a_hand_computed_run():
-    """``python -m coflex_ray.bench anytime``: HV at wall-clock and evaluation checkpoints.
+    """``python -m benchmarks anytime``: HV at wall-clock and evaluation checkpoints.
 
     Bounds err [0, 10], log10 edp [0, 1] (edp 1..10), reference 1.1.  Run: t=1 s (err 5, edp 10**0.5)
     -> normalised (0.5, 0.5), HV 0.36; t=3 s an infeasible trial; t=4 s (0, 10**1) -> (0, 1.0),
     HV 0.36 + 0.5 * 0.1 = 0.41.  Scaled by 0.5 (a reference front's HV)."""
-    from coflex_ray.bench.anytime import at_times, run_curves, table
+    from benchmarks.anytime import at_times, run_curves, table
 
     bounds = {"err": [0.0, 10.0], "log10_edp": [0.0, 1.0]}
     run = pd.DataFrame({"err": [5.0, 1.0, 0.0], "edp": [10 ** 0.5, float("inf"), 10.0],
@@ -170,7 +170,7 @@ def _study(folder, rows, bounds=((5.0, 20.0), (-0.3, 2.0)), budget=100, front="b
 
 
 def test_merge_studies_joins_runs_and_refuses_incomparable_ones(tmp_path, capsys):
-    from coflex_ray.bench.merge_studies import main, merge
+    from benchmarks.merge_studies import main, merge
 
     a = _study(tmp_path / "a", [("coflex", s, 0.9 + 0.001 * s, 0.04) for s in range(10)]
                + [("random", s, 0.6, 0.15) for s in range(10)])

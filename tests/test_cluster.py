@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coflex_ray.bench.soak import tune_retries
+from benchmarks.soak import tune_retries
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT = 6391

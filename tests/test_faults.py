@@ -11,9 +11,10 @@ import pytest
 
 from coflex_ray.evaluators.hardware.accelerator import AccelConfig
 from coflex_ray.evaluators.hardware.cache import BadSimulatorResult, LayerCostCache
-from coflex_ray.faults import FaultyHardware, fault_for
 from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, joint, sss_config
 from coflex_ray.trial import EvalSpec, evaluate_config
+
+from tests.faults import FaultyHardware, fault_for
 
 SPACE = joint(SSS_SPACE, ACCEL_SPACE)
 REASONS = {"raise": "injected simulator crash", "nan": "non-finite or non-positive edp",

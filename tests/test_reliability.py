@@ -19,9 +19,10 @@ import pytest
 from coflex_ray.evaluators.hardware.accelerator import AccelConfig
 from coflex_ray.evaluators.hardware.cache import LayerCostCache
 from coflex_ray.evaluators.hardware.childproc import SimulationTimeout
-from coflex_ray.faults import FaultyHardware, _hanging_cache, fault_for, spin_then_simulate
 from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, joint
 from coflex_ray.trial import EvalSpec, evaluate_config
+
+from tests.faults import FaultyHardware, fault_for, hanging_cache, spin_then_simulate
 
 SPACE = joint(SSS_SPACE, ACCEL_SPACE)
 SHAPE, ACC = (8, 8, 3, 1, 1, 8, 8, 8, 8), AccelConfig(4, 4, 64, 64, 64, 64, "ws")
@@ -88,7 +89,7 @@ def test_timed_out_trial_kills_its_simulation():
     """No pool: the trial's own hanging simulation (busy loop) is killed at the limit."""
     cfg, limit = _hang_config(), 6.0
     evaluate_config(cfg, EvalSpec(timeout_s=None), FaultyHardware(hang_s=0.0))  # network side warm (imports)
-    cache = _hanging_cache("zigzag-fixed", 600.0)
+    cache = hanging_cache("zigzag-fixed", 600.0)
     out = _check_killed(lambda: evaluate_config(cfg, EvalSpec(timeout_s=limit), FaultyHardware(hang_s=600.0)),
                         lambda: cache.child_pids()["busy"], limit)
     assert out["feasible"] is False and "exceeded the per-trial timeout of 6 s" in out["error"], out["error"]

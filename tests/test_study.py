@@ -178,17 +178,19 @@ def test_minutes_per_run_stops_each_run_on_the_clock(tmp_path):
 def test_a_run_resume_only_read_back_keeps_its_saved_timings(tmp_path):
     """``--resume`` on a finished run reads its trials back in ~0 s: the per-run wall and suggest
     seconds must stay those of the search, not become ~0; a run that gained trials takes the new ones."""
-    from coflex_ray.study import _finish
+    from coflex_ray.study import finish_run
 
     (tmp_path / "runs").mkdir()
     df = pd.DataFrame({"trial_id": ["a", "b"], "timestamp": [100.0, 101.0], "err": [1.0, 2.0],
                        "feasible": [True, True]})
-    _finish(df.copy(), {"wall_s": 50.0, "start": 99.0, "suggest_s": 7.0, "n_fallbacks": 0}, "coflex", 0, tmp_path)
-    restored = _finish(df.copy(), {"wall_s": 0.2, "start": 500.0, "suggest_s": 0.0, "n_fallbacks": 0}, "coflex", 0, tmp_path)
+    finish_run(df.copy(), {"wall_s": 50.0, "start": 99.0, "suggest_s": 7.0, "n_fallbacks": 0}, "coflex", 0, tmp_path)
+    restored = finish_run(df.copy(), {"wall_s": 0.2, "start": 500.0, "suggest_s": 0.0, "n_fallbacks": 0}, "coflex", 0,
+                          tmp_path)
     assert restored["run_wall_s"].iat[0] == 50.0 and restored["suggest_s"].iat[0] == 7.0
     grown = pd.concat([df, pd.DataFrame({"trial_id": ["c"], "timestamp": [600.0], "err": [3.0],
                                          "feasible": [True]})], ignore_index=True)
-    more = _finish(grown, {"wall_s": 30.0, "start": 590.0, "suggest_s": 2.0, "n_fallbacks": 0}, "coflex", 0, tmp_path)
+    more = finish_run(grown, {"wall_s": 30.0, "start": 590.0, "suggest_s": 2.0, "n_fallbacks": 0}, "coflex", 0,
+                      tmp_path)
     assert more["run_wall_s"].iat[0] == 30.0 and more["suggest_s"].iat[0] == 2.0
 
 

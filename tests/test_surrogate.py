@@ -68,7 +68,7 @@ def test_cross_validation_matches_the_shipped_validation(data):
     """Recompute the first CV shuffle: the figure every run quotes is reproducible and above the floor."""
     ch, y = data
     v = validation()
-    assert v is not None and v["command"] == "python -m coflex_ray.bench surrogate"
+    assert v is not None and v["command"] == "python -m benchmarks surrogate"
     mean, sd = cross_validate(v["cv"]["k"], 0)
     got, shipped = rank_metrics(y, mean, sd), v["cv"]["per_repeat"][0]
     for key in ("spearman", "kendall", "rmse", "coverage90"):
@@ -86,7 +86,7 @@ def test_evaluator_sources_and_their_labels():
     r = ev(sss_config(284))
     assert ev.source.name == "sss-surrogate" and r["err_kind"] == "predicted_valid_error_pct"
     assert r["err"] == pytest.approx(100 - sss_surrogate().mean[284]) and r["err_sd"] > 0
-    assert "PREDICTED" in ev.description and "Spearman 0.9" in ev.description and "bench surrogate" in ev.description
+    assert "PREDICTED" in ev.description and "Spearman 0.9" in ev.description and "benchmarks surrogate" in ev.description
     assert (r["arch"], r["arch_index"], round(r["params_M"], 6)) == ("8:8:40:32:40", 284, 0.149344)
     p = make_accuracy_evaluator("sss", "ImageNet16-120", network_evaluator="params")
     assert p(sss_config(284))["err"] == pytest.approx(-0.149344) and p.err_kind == "neg_params_M"

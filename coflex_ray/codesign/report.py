@@ -196,7 +196,7 @@ def _plot_curves(curves: pd.DataFrame, constraints, truth, path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench.common import machine
+    from ..machine import machine
     from ..runner import init_ray
     from ..service import HardwarePool
 

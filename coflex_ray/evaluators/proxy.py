@@ -3,7 +3,7 @@
 Used for NATS-Bench SSS on cifar10/cifar100 without the official table (no real records of those
 here), and on request.  It is a *score*, not an accuracy, and every result that uses it says so
 (``err_kind = "neg_rbf_score"``); its measured rank correlation with real accuracy is weak (see
-``python -m coflex_ray.bench surrogate``).
+``python -m benchmarks surrogate``).
 
 Procedure, per network, as RBFleX-NAS describes it:
 

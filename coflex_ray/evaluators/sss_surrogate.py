@@ -9,7 +9,7 @@ trained on real evaluations stands in for the table, and its error is validated,
 Model: BoTorch ``SingleTaskGP`` with its default priors (Matern/RBF ARD kernel, Gaussian likelihood
 with a learned noise level), ``Normalize`` input transform and ``Standardize`` outcome transform, on
 the features ``log2(c1..c5)`` (:func:`features`): adding log params and log FLOPs, or a linear prior
-mean, does not improve the cross-validated figures of ``python -m coflex_ray.bench surrogate``, which
+mean, does not improve the cross-validated figures of ``python -m benchmarks surrogate``, which
 also checks the predictions for small networks the records lack.
 
 The fit is seeded and takes about a second; it happens once per process (:func:`sss_surrogate`),
@@ -36,7 +36,7 @@ from .networks import sss_costs
 
 RECORDS_FILE = "sss_in16_valid_acc_hp90.csv"
 VALIDATION_FILE = "sss_surrogate_validation.json"
-VALIDATION_COMMAND = "python -m coflex_ray.bench surrogate"
+VALIDATION_COMMAND = "python -m benchmarks surrogate"
 DATASET = "ImageNet16-120"
 TARGET = "ImageNet16-120 x-valid accuracy (%) after the 90-epoch schedule (hp 90, seed 777)"
 FEATURE_SETS = ("log_widths", "log_widths+costs")
@@ -190,7 +190,7 @@ def cross_validate(k: int = 10, repeat: int = 0, feature_set: str = "log_widths"
 
 
 def validation() -> dict | None:
-    """The validation written by ``python -m coflex_ray.bench surrogate`` (shipped), or None if absent."""
+    """The validation written by ``python -m benchmarks surrogate`` (shipped), or None if absent."""
     file = resources.files("coflex_ray.data").joinpath(VALIDATION_FILE)
     if not file.is_file():
         return None

@@ -47,6 +47,7 @@ from botorch.acquisition import AcquisitionFunction
 from ..spaces import Space
 from .core import ModelCore
 from .models import DTYPE, fit_exact_gp, log_prob_feasible
+from .pareto import REF
 
 ACQUISITIONS = ("qnehvi", "qehvi", "qnparego")
 
@@ -177,7 +178,7 @@ class BoTorchCore(ModelCore):
         tx, ty = torch.tensor(X, dtype=DTYPE), torch.tensor(target, dtype=DTYPE)
         mu, sd = ty.mean(0), ty.std(0).clamp_min(1e-9)
         model = fit_exact_gp(X, ((ty - mu) / sd).numpy(), cat_dims=self.cat_dims)
-        ref = ((torch.full((m,), -1.1, dtype=DTYPE)) - mu) / sd  # fixed reference, in the model's scale
+        ref = ((torch.full((m,), -REF, dtype=DTYPE)) - mu) / sd  # fixed reference, in the model's scale
         pending = torch.tensor(pending, dtype=DTYPE) if len(pending) else None
         sampler = SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=self.seed + self.n_batches)
         feas = self.feasibility(X)

@@ -58,10 +58,9 @@ from ..spaces import Space
 from .candidates import local_search, to_cubes, trust_region_set
 from .core import ModelCore, check_model_options
 from .models import NUM_INDUCING, fit_sparse_gp, predict, prob_feasible
-from .pareto import hypervolume, nondominated
+from .pareto import REF, hypervolume, nondominated
 from .warping import make_warp, warp_kind
 
-REF = 1.1
 # Trust region (rule 2): initial, smallest and largest half-width in the unit cube, and how many
 # batches in a row must succeed (double it) or fail (halve it).  TuRBO's rule with its constants scaled
 # to budgets of tens of batches (TuRBO's, as half-widths: 0.4 / 0.5**8 / 0.8, 3 successes, ceil(d / q)

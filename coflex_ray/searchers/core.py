@@ -151,10 +151,6 @@ class ModelCore(Core):
     (counted in ``n_fallbacks``) so the search goes on.
     """
 
-    # the models' kernel gets the first-order additive part (:func:`.models.make_kernel`); a class
-    # attribute, so a pickled core without this attribute unpickles with BoTorch's kernel alone
-    additive = False
-
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
                  bounds: np.ndarray | None = None) -> None:
         super().__init__(space, n_obj, seed)
@@ -162,6 +158,9 @@ class ModelCore(Core):
         self.n_init, self.batch_size = n_init, batch_size
         self.bounds = check_bounds(bounds, n_obj)  # minimised scale; frozen from the data if None
         self.n_fallbacks = 0
+        # whether the models' kernel gets the first-order additive part (:meth:`additive_for`,
+        # :func:`.models.make_kernel`); off here, CoflexCore turns it on
+        self.additive = False
         # dimensions whose values are unordered labels (for the models' categorical kernels)
         self.cat_dims = tuple(k for k, d in enumerate(space.dims) if d.kind == "categorical")
 

@@ -53,14 +53,14 @@ HYPER_SUBSET = 128
 HYPER_FIT_ITERS = 30
 # CoflexSearch gives a model the kernel's additive part (make_kernel(additive=True)) only while it has
 # at most this many observations, i.e. while the hyperparameters are fitted on every observation;
-# beyond, the additive sparse GP is poorly calibrated and slow (python -m coflex_ray.bench sparse-gp
+# beyond, the additive sparse GP is poorly calibrated and slow (python -m benchmarks sparse-gp
 # --models additive).
 ADDITIVE_MAX_N = HYPER_SUBSET
 # torch threads for the small (HYPER_SUBSET-point) hyperparameter fit: its 128 x 128 algebra gains
 # nothing from a second thread and loses much when the cores are shared.
 FIT_THREADS = 1
 # Default number of inducing points (CoflexSearch's and the feasibility classifier's): keeps the 95%
-# intervals calibrated on held-out DTLZ2 points up to n = 10,000 (python -m coflex_ray.bench sparse-gp).
+# intervals calibrated on held-out DTLZ2 points up to n = 10,000 (python -m benchmarks sparse-gp).
 NUM_INDUCING = 512
 
 

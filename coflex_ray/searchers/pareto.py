@@ -11,6 +11,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+# Hypervolume reference point, in every coordinate of the normalised objective space (1.1 x the nadir of
+# the unit box): one value for the searchers and the analysis, so they measure the same thing.
+REF = 1.1
+
 
 def nondominated(Y: np.ndarray) -> np.ndarray:
     """Boolean mask of the non-dominated rows of ``Y`` (minimisation); of equal rows only the first."""

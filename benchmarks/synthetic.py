@@ -1,6 +1,6 @@
 """Hypervolume on problems with known fronts laid over the real SSS x accelerator codec.
 
-``python -m coflex_ray.bench synthetic [--seeds 0 1 ... 9] [--budget 30] [--methods ...]``
+``python -m benchmarks synthetic [--seeds 0 1 ... 9] [--budget 30] [--methods ...]``
 
 Space: the 12-dim space of ``experiments/sss.py`` (``joint(SSS_SPACE, ACCEL_SPACE)``: five channel
 counts of 8 values, four register sizes of 503 values, PE rows/columns of 64 values, the
@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from .common import machine
+from coflex_ray.machine import machine
 
 PROBLEMS = {"zdt1": dict(kw=dict(n_var=12), ref=(1.1, 11.0)), "dtlz2": dict(kw=dict(n_var=12, n_obj=2), ref=(1.5, 1.5))}
 METHODS = ("coflex", "qnehvi", "qnparego", "nsga2", "optuna-gp", "random")
@@ -31,7 +31,7 @@ N_INIT, BATCH = 10, 4
 
 def make(method: str, space, seed: int):
     """The searcher ``method`` on the objectives ``f1``, ``f2`` (both minimised)."""
-    from ..searchers.tune_searchers import BoTorchMOSearch, CoflexSearch, NSGA2Search
+    from coflex_ray.searchers.tune_searchers import BoTorchMOSearch, CoflexSearch, NSGA2Search
 
     kw = dict(metric=["f1", "f2"], mode=["min", "min"], seed=seed)
     if method == "coflex":
@@ -43,8 +43,8 @@ def make(method: str, space, seed: int):
     if method == "optuna-gp":  # as the study builds it (study.make_searcher), on f1/f2
         from ray.tune.search.optuna import OptunaSearch
 
-        from ..searchers.scalarize import FiniteObjectivesSearch
-        from ..study import optuna_sampler
+        from coflex_ray.searchers.scalarize import FiniteObjectivesSearch
+        from coflex_ray.study import optuna_sampler
 
         s = FiniteObjectivesSearch(OptunaSearch(sampler=optuna_sampler(method, seed, N_INIT)), metric=["f1", "f2"],
                                    mode=["min", "min"])
@@ -57,8 +57,8 @@ def run(method: str, problem: str, budget: int, seed: int) -> tuple[float, float
     """(hypervolume, wall seconds) of one run."""
     from pymoo.problems import get_problem
 
-    from ..searchers.pareto import hypervolume
-    from ..spaces import ACCEL_SPACE, SSS_SPACE, joint
+    from coflex_ray.searchers.pareto import hypervolume
+    from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, joint
 
     prob = get_problem(problem, **PROBLEMS[problem]["kw"])
     space = joint(SSS_SPACE, ACCEL_SPACE)
@@ -82,7 +82,7 @@ def run(method: str, problem: str, budget: int, seed: int) -> tuple[float, float
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench synthetic", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks synthetic", description=__doc__)
     p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     p.add_argument("--budget", type=int, default=30)
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS)

@@ -1,4 +1,4 @@
-"""Best-known reference fronts from documented long runs: ``python -m coflex_ray.bench best-known DIR [DIR ...]``.
+"""Best-known reference fronts from documented long runs: ``python -m benchmarks best-known DIR [DIR ...]``.
 
 Benchmarks whose configurations cannot all be evaluated (SSS or NB201 x accelerator: ~7.9e14
 accelerators) are measured against a best-known front: the non-dominated union of every feasible
@@ -54,10 +54,10 @@ def command_of(info: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ..analysis import final_rows
-    from ..reference_fronts import FRONTS_DIR, front_name, read_front, write_best_known
+    from coflex_ray.analysis import final_rows
+    from coflex_ray.reference_fronts import FRONTS_DIR, front_name, read_front, write_best_known
 
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench best-known", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m benchmarks best-known", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("studies", nargs="+", help="finished study folders (--out of sss.py / nb201.py)")
     p.add_argument("--to", default=None, help="output folder (default: the package's data/fronts)")

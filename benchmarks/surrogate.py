@@ -10,7 +10,7 @@ coverage of the space by the records (where the surrogate extrapolates).
 Writes ``coflex_ray/data/sss_surrogate_validation.json`` (the figures every run quotes; a test
 recomputes the surrogate's) and, with ``--txt``, a copy of this output.
 
-    python -m coflex_ray.bench surrogate                 # ~1-3 min on 2 cores (proxy scores dominate)
+    python -m benchmarks surrogate                 # ~1-3 min on 2 cores (proxy scores dominate)
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..evaluators.networks import sss_costs
-from ..evaluators.sss_surrogate import (DATASET, FEATURE_SETS, TARGET, VALIDATION_COMMAND, VALIDATION_FILE,
-                                        GPSurrogate, all_channels, coverage, cross_validate, rank_metrics,
-                                        record_channels, records)
-from .common import machine
+from coflex_ray.evaluators.networks import sss_costs
+from coflex_ray.evaluators.sss_surrogate import (DATASET, FEATURE_SETS, TARGET, VALIDATION_COMMAND,
+                                                VALIDATION_FILE, GPSurrogate, all_channels, coverage,
+                                                cross_validate, rank_metrics, record_channels, records)
+from coflex_ray.machine import machine
 
-OFFICIAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "sss_official_samples_tidy.csv"
+from .common import RESULTS
+
+OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "sss_official_samples_tidy.csv"
 METRICS = ("spearman", "kendall", "rmse", "top50", "coverage50", "coverage90", "coverage95")
 
 
@@ -107,7 +109,7 @@ def run(args: argparse.Namespace) -> dict:
     scores["params"] = rank_metrics(y, costs["params_M"])
     scores["flops"] = rank_metrics(y, costs["flops_M"])
     if not args.no_proxy:
-        from ..evaluators.proxy import RBFProxy
+        from coflex_ray.evaluators.proxy import RBFProxy
 
         for key, ds in (("rbf_proxy_in16", "ImageNet16-120"), ("rbf_proxy_cifar10", "cifar10")):
             t0 = time.perf_counter()
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--official", default=str(OFFICIAL), help="official SSS sample records (tidy CSV)")
     p.add_argument("--json", default=str(resources.files("coflex_ray.data").joinpath(VALIDATION_FILE)),
                    help="where to write the validation the runs quote ('' = do not write)")
-    p.add_argument("--txt", default="bench_results/surrogate_validation.txt", help="copy of the output ('' = none)")
+    p.add_argument("--txt", default=str(RESULTS / "surrogate_validation.txt"), help="copy of the output ('' = none)")
     args = p.parse_args(argv)
     args.argv = argv
     buf = io.StringIO()

@@ -1,7 +1,7 @@
 """Multi-fidelity benchmark: does pruning with the cheap tier buy accurate-tier quality at equal wall time?
 
-    python -m coflex_ray.bench multifidelity                      # 3 seeds x 3 approaches x 10 min (~90 min)
-    python -m coflex_ray.bench multifidelity --minutes 1 --seeds 0 # a quick check of the machinery
+    python -m benchmarks multifidelity                      # 3 seeds x 3 approaches x 10 min (~90 min)
+    python -m benchmarks multifidelity --minutes 1 --seeds 0 # a quick check of the machinery
 
 SSS x the Coflex accelerator space (ImageNet16-120, error from the shipped surrogate unless
 ``--nats-sss`` is given), one searcher (``--searcher``, default coflex), the accurate tier ``zigzag``
@@ -38,7 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from .common import machine
+from coflex_ray.machine import machine
+
+from .common import RESULTS
 
 APPROACHES = {"a": "accurate tier only", "b": "MO-ASHA over zigzag-fixed,zigzag",
               "c": "zigzag-fixed search, front re-evaluated"}
@@ -48,7 +50,7 @@ MAX_TRIALS = 100_000  # the wall-clock budget ends a run, not the trial count
 
 def _key(row: Any) -> str:
     """A configuration's identity across runs (its searched values)."""
-    from ..spaces import ACCEL_SPACE, SSS_SPACE
+    from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE
 
     return "|".join(str(row[f"config/{k}"]) for k in (*SSS_SPACE.keys, *ACCEL_SPACE.keys))
 
@@ -79,12 +81,12 @@ def _kill(pools: dict) -> None:
 
 def one_run(approach: str, seed: int, args: argparse.Namespace, out: Path) -> dict:
     """Run one (approach, seed) with fresh caches; returns its log record."""
-    from ..fidelity import parse_ladder
-    from ..runner import run_tuner
-    from ..service import HardwarePool
-    from ..spaces import ACCEL_SPACE, SSS_SPACE, joint
-    from ..study import build_schedulers, build_searchers
-    from ..trial import EvalSpec, cosearch_trial
+    from coflex_ray.fidelity import parse_ladder
+    from coflex_ray.runner import run_tuner
+    from coflex_ray.service import HardwarePool
+    from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, joint
+    from coflex_ray.study import build_schedulers, build_searchers
+    from coflex_ray.trial import EvalSpec, cosearch_trial
 
     space = joint(SSS_SPACE, ACCEL_SPACE)
     alg = build_searchers([args.searcher], space, [seed], args.n_init, args.concurrency)[args.searcher, seed]
@@ -96,7 +98,7 @@ def one_run(approach: str, seed: int, args: argparse.Namespace, out: Path) -> di
     spec = EvalSpec("sss", args.dataset, args.nats_sss, timeout_s=None)
     start = time.time()
     run = partial(run_tuner, param_space=space.param_space(), search_alg=alg, budget=MAX_TRIALS, storage_path=out,
-                  name=name, label=name, progress_every=10)
+                  name=name, label=name)
     try:
         if approach == "a":
             df = _reported(run(partial(cosearch_trial, spec=replace(spec, fidelity=ACCURATE),
@@ -135,8 +137,8 @@ def _reevaluate(df: Any, spec: Any, pool: Any, deadline: float) -> tuple[list[di
     order of error, the largest networks came first and none finished in 96 s either.)"""
     import ray
 
-    from ..analysis import nondominated
-    from ..trial import evaluate_config
+    from coflex_ray.analysis import nondominated
+    from coflex_ray.trial import evaluate_config
 
     ok = df[df["feasible"].astype(bool)].reset_index(drop=True)
     if ok.empty:
@@ -169,7 +171,7 @@ def report(records: list[dict]) -> str:
     """The table of the logged runs (see the module docstring)."""
     from pymoo.indicators.igd_plus import IGDPlus
 
-    from ..analysis import REF, bounds_of, hypervolume, normalise, nondominated
+    from coflex_ray.analysis import REF, bounds_of, hypervolume, normalise, nondominated
 
     union: dict[str, tuple[float, float]] = {}
     for rec in records:
@@ -217,7 +219,7 @@ def report(records: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench multifidelity", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m benchmarks multifidelity", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget per run (default 10)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -231,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="approach c: share of the budget kept for re-evaluating the front (default 0.6: the cheap search saturates in a minute, an accurate evaluation takes tens of seconds)")
     p.add_argument("--dataset", default="ImageNet16-120")
     p.add_argument("--nats-sss", default=None, metavar="PATH", help="official SSS folder (exact errors)")
-    p.add_argument("--log", default="bench_results/multifidelity.jsonl",
+    p.add_argument("--log", default=str(RESULTS / "multifidelity.jsonl"),
                    help="JSON-lines log: each finished run is appended; logged runs are not run again")
     p.add_argument("--out", default="results/bench_multifidelity", help="Tune's storage for the runs")
     args = p.parse_args(argv)
@@ -247,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.searcher}, {args.minutes:g} min per run, concurrency {args.concurrency}, LOMA lpf_limit "
           f"{args.lpf_limit}, {args.dataset}; {len(done)} runs in {log}, {len(todo)} to run")
     if todo:
-        from ..runner import init_ray
+        from coflex_ray.runner import init_ray
 
         init_ray(num_cpus=args.concurrency)
     for approach, seed in todo:

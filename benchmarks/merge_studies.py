@@ -1,4 +1,4 @@
-"""One table from studies run separately: ``python -m coflex_ray.bench merge-studies DIR [DIR ...] --out OUT``.
+"""One table from studies run separately: ``python -m benchmarks merge-studies DIR [DIR ...] --out OUT``.
 
 A searcher too slow to finish beside the others (qNEHVI at 100 trials: 6-10 minutes per run here)
 can be run later, in its own study folder, on the same benchmark, bounds and seeds.  This command
@@ -32,8 +32,8 @@ STUDY_RELATIVE = ("igd", "igd_plus")
 
 
 def read_study(folder: Path) -> tuple[pd.DataFrame, dict, dict]:
-    """(per_run table, run_info, bounds read by :func:`..analysis.load_bounds`) of a finished study folder."""
-    from ..analysis import load_bounds
+    """(per_run table, run_info, bounds read by :func:`coflex_ray.analysis.load_bounds`) of a finished study folder."""
+    from coflex_ray.analysis import load_bounds
 
     missing = [f for f in ("per_run.csv", "run_info.json", "bounds.json") if not (folder / f).is_file()]
     if missing:
@@ -79,9 +79,9 @@ def merge(folders: list[Path]) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ..analysis import format_rank_tests, format_summary, rank_tests, summary_table
+    from coflex_ray.analysis import format_rank_tests, format_summary, rank_tests, summary_table
 
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench merge-studies", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m benchmarks merge-studies", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("studies", nargs="+", type=Path, help="finished study folders (the --out of each study)")
     p.add_argument("--out", type=Path, required=True, help="folder for the joint tables")

@@ -8,35 +8,32 @@ objective: Spearman rank correlation of the posterior mean with the truth, cover
 seconds (wall clock and process CPU time, the latter less distorted on a shared machine; predict = 1000 held-out points plus ``--candidates`` more, as a CoflexSearch
 batch scores about 2000-3000 candidates).
 
-Models: ``sparse`` (:func:`..searchers.models.fit_sparse_gp`, ``NUM_INDUCING`` inducing points),
+Models: ``sparse`` (:func:`coflex_ray.searchers.models.fit_sparse_gp`, ``NUM_INDUCING`` inducing points),
 ``additive`` (the same with the kernel's first-order additive part at every n; CoflexSearch uses it
 only up to ``models.ADDITIVE_MAX_N`` observations, and this model shows why),
-``exact`` (:func:`..searchers.models.fit_exact_gp`, only at n <= ``--exact-max-n``, first seed),
-``old`` (the sparse GP before issue 15: ``git show OLD_REF:coflex_ray/searchers/models.py``, 128
-farthest-point inducing points, when git and that revision are available).
+``exact`` (:func:`coflex_ray.searchers.models.fit_exact_gp`, only at n <= ``--exact-max-n``, first seed).
 
-    python -m coflex_ray.bench sparse-gp                       # n = 500 2000 10000, seeds 0 1 2
-    python -m coflex_ray.bench sparse-gp --n 2000 --seeds 0 --models sparse
+    python -m benchmarks sparse-gp                       # n = 500 2000 10000, seeds 0 1 2
+    python -m benchmarks sparse-gp --n 2000 --seeds 0 --models sparse
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import norm, spearmanr
 
-from .common import machine
+from coflex_ray.machine import machine
 
-OUT = Path("bench_results") / "sparse_gp.txt"
-OLD_REF = "8440885"
+from .common import RESULTS
+
+OUT = RESULTS / "sparse_gp.txt"
 D, LEVELS, HELD_OUT = 11, 64, 1000
-MODELS = ("sparse", "additive", "exact", "old")
+MODELS = ("sparse", "additive", "exact")
 
 
 def dtlz2(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,22 +51,10 @@ def scores(mu: np.ndarray, sd: np.ndarray, y: np.ndarray) -> dict[str, float]:
             "rmse": float(np.sqrt(np.mean((mu - y) ** 2))), "loglik": float(norm.logpdf(y, mu, sd).mean())}
 
 
-def old_models() -> types.ModuleType | None:
-    """The pre-issue-15 models module, loaded from git (None when unavailable)."""
-    try:
-        src = subprocess.run(["git", "show", f"{OLD_REF}:coflex_ray/searchers/models.py"], capture_output=True,
-                             text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    mod = types.ModuleType("old_models")
-    exec(compile(src, "old_models.py", "exec"), mod.__dict__)
-    return mod
-
-
-def one(model: str, n: int, seed: int, candidates: int, old: types.ModuleType | None) -> list[dict]:
+def one(model: str, n: int, seed: int, candidates: int) -> list[dict]:
     import torch
 
-    from ..searchers import models as M
+    from coflex_ray.searchers import models as M
 
     X, Y = dtlz2(n, seed)
     Xt, Yt = dtlz2(HELD_OUT, 10_000 + seed)
@@ -83,10 +68,8 @@ def one(model: str, n: int, seed: int, candidates: int, old: types.ModuleType | 
         if model in ("sparse", "additive"):
             fitted = M.fit_sparse_gp(X, y, M.NUM_INDUCING, seed=seed, additive=model == "additive")
             pred = M.predict
-        elif model == "exact":
-            fitted, pred = M.fit_exact_gp(X, y), M.predict
         else:
-            fitted, pred = old.fit_sparse_gp(X, y, 128), old.predict
+            fitted, pred = M.fit_exact_gp(X, y), M.predict
         t1, c1 = time.perf_counter(), time.process_time()
         mu, sd = pred(fitted, np.vstack([Xt, Xc]))
         t2, c2 = time.perf_counter(), time.process_time()
@@ -104,7 +87,7 @@ def fmt(r: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench sparse-gp", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks sparse-gp", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, nargs="+", default=[500, 2000, 10_000], help="training-set sizes")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--models", nargs="+", default=list(MODELS), help=f"any of {list(MODELS)}")
@@ -117,24 +100,21 @@ def main(argv: list[str]) -> None:
         print(f"error: models {bad} not in {list(MODELS)}" if bad else f"error: --n {min(args.n)} must be >= 2",
               file=sys.stderr)
         sys.exit(2)
-    from ..searchers import models as M
-    from ..searchers.sgpr import INDUCING_POOL
+    from coflex_ray.searchers import models as M
+    from coflex_ray.searchers.sgpr import INDUCING_POOL
 
-    old = old_models() if "old" in args.models else None
-    lines = [machine(), "command: python -m coflex_ray.bench sparse-gp " + " ".join(argv),
+    lines = [machine(), "command: python -m benchmarks sparse-gp " + " ".join(argv),
              f"DTLZ2, {D} vars x {LEVELS} levels, 2 objectives, {HELD_OUT} held-out random points; sparse GP: "
              f"NUM_INDUCING={M.NUM_INDUCING}, HYPER_SUBSET={M.HYPER_SUBSET}, HYPER_FIT_ITERS={M.HYPER_FIT_ITERS}, "
              f"INDUCING_POOL={INDUCING_POOL}; predict = {HELD_OUT} + {args.candidates} points"]
-    if "old" in args.models and old is None:
-        lines.append(f"old: git revision {OLD_REF} not available, skipped")
     print("\n".join(lines), flush=True)
     rows = []
     for n in args.n:
         for model in args.models:
-            if (model == "old" and old is None) or (model == "exact" and n > args.exact_max_n):
+            if model == "exact" and n > args.exact_max_n:
                 continue
             for seed in (args.seeds[:1] if model == "exact" else args.seeds):
-                for r in one(model, n, seed, args.candidates, old):
+                for r in one(model, n, seed, args.candidates):
                     rows.append(r)
                     lines.append(fmt(r))
                     print(lines[-1], flush=True)

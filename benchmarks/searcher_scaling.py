@@ -1,6 +1,6 @@
 """How one ``suggest()`` batch scales with the number of observations: CoflexSearch vs exact-GP qNEHVI.
 
-``python -m coflex_ray.bench searcher-scaling [--n 100 500 ...] [--limit 120]``
+``python -m benchmarks searcher-scaling [--n 100 500 ...] [--limit 120]``
 
 Synthetic problem: 11 integer dimensions with 64 levels each (the size of the SSS x accelerator
 space) and pymoo's DTLZ2 with 2 objectives over the unit-cube coordinates.  For every ``n`` a fresh
@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from .common import machine
+from coflex_ray.machine import machine
 
 DIMS, LEVELS = 11, 64
 BATCH = 4  # suggestions per model-based batch
@@ -33,7 +33,7 @@ METHODS = ("coflex", "qnehvi")
 
 
 def _space():
-    from ..spaces import Dim, Space
+    from coflex_ray.spaces import Dim, Space
 
     return Space("synthetic11", tuple(Dim(f"v{i}", tuple(range(LEVELS)), "integer") for i in range(DIMS)))
 
@@ -58,7 +58,7 @@ def _one(method: str, n: int, seed: int, queue: mp.Queue) -> None:
 def _measure(method: str, n: int, seed: int, queue: mp.Queue) -> None:
     from pymoo.problems import get_problem
 
-    from ..searchers.tune_searchers import BoTorchMOSearch, CoflexSearch
+    from coflex_ray.searchers.tune_searchers import BoTorchMOSearch, CoflexSearch
 
     space = _space()
     prob = get_problem("dtlz2", n_var=DIMS, n_obj=2)
@@ -118,7 +118,7 @@ def measure(method: str, n: int, seed: int, limit: float) -> tuple[float, float,
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench searcher-scaling", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks searcher-scaling", description=__doc__)
     p.add_argument("--n", type=int, nargs="+", default=[100, 500, 1000, 2000, 5000, 10000])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--limit", type=float, default=120.0, help="stop a method once one batch takes longer (s)")

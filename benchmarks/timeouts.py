@@ -1,7 +1,7 @@
 """Cost of killable simulations: a network's hardware cost through a HardwarePool with a time limit
 (each simulation in a shard's child process) against no limit (in the shard's own thread).
 
-    python -m coflex_ray.bench timeouts [--networks 12]
+    python -m benchmarks timeouts [--networks 12]
 
 Uncached: a fresh pool per mode, so every layer is simulated; cached: the same networks again.
 Modes alternate network by network, so load changes on a shared machine hit both alike.
@@ -14,25 +14,27 @@ import time
 
 import numpy as np
 
-from .common import machine, summary
+from coflex_ray.machine import machine
+
+from .common import summary
 
 
 def main(argv: list[str]) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench timeouts")
+    p = argparse.ArgumentParser(prog="python -m benchmarks timeouts")
     p.add_argument("--networks", type=int, default=12)
     args = p.parse_args(argv)
     import ray
 
-    from ..evaluators.hardware import network_cost
-    from ..evaluators.hardware.accelerator import AccelConfig
-    from ..runner import init_ray
-    from ..service import HardwarePool
-    from ..spaces import ACCEL_SPACE, SSS_SPACE, joint
-    from ..trial import _accuracy_evaluator
+    from coflex_ray.evaluators.accuracy import make_accuracy_evaluator
+    from coflex_ray.evaluators.hardware import network_cost
+    from coflex_ray.evaluators.hardware.accelerator import AccelConfig
+    from coflex_ray.runner import init_ray
+    from coflex_ray.service import HardwarePool
+    from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, joint
 
     print(machine())
     init_ray(num_cpus=2)
-    ev = _accuracy_evaluator("sss", "cifar10", None, "90", "test")
+    ev = make_accuracy_evaluator("sss", "cifar10", None, "90", "test")
     cfgs = joint(SSS_SPACE, ACCEL_SPACE).sample(np.random.default_rng(7), args.networks + 1)
     jobs = [(ev.layers(c), AccelConfig.from_config(c)) for c in cfgs]
     pools = {"no limit": HardwarePool(n_shards=2), "limit 900 s": HardwarePool(n_shards=2)}

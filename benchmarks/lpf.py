@@ -1,6 +1,6 @@
 """Effect of ZigZag's LOMA ``lpf_limit`` on the accurate tier: network EDP and wall time per setting.
 
-    python -m coflex_ray.bench lpf [--pairs 3] [--lpf 2 4 6] [--workers 2] [--seed 0]
+    python -m benchmarks lpf [--pairs 3] [--lpf 2 4 6] [--workers 2] [--seed 0]
 
 ``lpf_limit`` caps how many loop prime factors LOMA permutes per temporal mapping: larger values
 search more mappings (lower or equal EDP) at a factorially growing cost.  For ``--pairs`` random
@@ -19,22 +19,23 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from ..evaluators.hardware import network_cost
-from ..evaluators.hardware.cache import LayerCostCache
-from .common import machine
-from .evaluators import _layers, _random_pairs
+from coflex_ray.evaluators.hardware import network_cost
+from coflex_ray.evaluators.hardware.cache import LayerCostCache
+from coflex_ray.machine import machine
+
+from .evaluators import random_pairs, sss_layers
 
 
 def _run(task: tuple) -> tuple:
     channels, acc, setting = task
     fid, lpf = ("zigzag-fixed", 6) if setting == "fixed" else ("zigzag", int(setting))
     t0 = time.perf_counter()
-    r = network_cost(_layers(channels), acc, LayerCostCache(fid, lpf).get_many)
+    r = network_cost(sss_layers(channels), acc, LayerCostCache(fid, lpf).get_many)
     return r["edp"], time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench lpf", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks lpf", description=__doc__)
     p.add_argument("--pairs", type=int, default=3)
     p.add_argument("--lpf", type=int, nargs="+", default=[2, 4, 6])
     p.add_argument("--workers", type=int, default=2)
@@ -49,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed + 7)
     pairs = []
     while len(pairs) < args.pairs:
-        ch, acc = _random_pairs(rng, 1)[0]
-        if network_cost(_layers(ch), acc, LayerCostCache().get_many)["hw_feasible"]:
+        ch, acc = random_pairs(rng, 1)[0]
+        if network_cost(sss_layers(ch), acc, LayerCostCache().get_many)["hw_feasible"]:
             pairs.append((ch, acc))
     settings = ["fixed"] + [str(v) for v in args.lpf]
     tasks = [(ch, acc, s) for ch, acc in pairs for s in settings]

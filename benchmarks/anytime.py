@@ -1,4 +1,4 @@
-"""Quality against wall clock and evaluations: ``python -m coflex_ray.bench anytime STUDY``.
+"""Quality against wall clock and evaluations: ``python -m benchmarks anytime STUDY``.
 
 The sparsity benchmark of issue 15 ("where sparsity pays"): a study run with a wall-clock limit per
 run, e.g.::
@@ -31,7 +31,8 @@ EVALS = (30, 100, 300, 1000, 2000)
 
 def reference_of(info: dict):
     """The reference front the study's own analysis used (None where the benchmark has none)."""
-    from ..reference_fronts import reference_front_for
+    from coflex_ray.reference_fronts import reference_front_for
+
     from .best_known import final_tier
 
     args = info["args"]
@@ -43,7 +44,7 @@ def run_curves(results: pd.DataFrame, bounds: dict, scale: float
                ) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
     """``(completion times, HV / scale after each evaluation)`` of every (searcher, seed) run, in the
     study's order: computed once for the table and the plot."""
-    from ..analysis import final_rows, hv_curve
+    from coflex_ray.analysis import final_rows, hv_curve
 
     out = {}
     for key, run in final_rows(results).groupby(["searcher", "seed"], sort=False):
@@ -98,9 +99,9 @@ def format_table(t: pd.DataFrame, seconds: tuple, evals: tuple, what: str) -> st
 
 def plot(curves: dict, path: Path, what: str) -> Path:
     """HV (fraction) of :func:`run_curves` against wall clock and evaluations, log axes, one line per run."""
-    from ..plots import _plt, save_figure
+    from coflex_ray.plots import pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     colours: dict[str, str] = {}
     for (name, _), (t, curve) in curves.items():
@@ -121,10 +122,10 @@ def plot(curves: dict, path: Path, what: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ..analysis import load_bounds
-    from .common import machine
+    from coflex_ray.analysis import load_bounds
+    from coflex_ray.machine import machine
 
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench anytime", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m benchmarks anytime", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("study", help="a finished study folder (--out of sss.py / nb201.py)")
     p.add_argument("--seconds", type=float, nargs="+", default=list(SECONDS), help="wall-clock checkpoints")

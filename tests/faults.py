@@ -1,4 +1,5 @@
-"""Deliberate evaluator faults, for testing that a search survives them (never used by the experiments).
+"""Deliberate evaluator faults, for testing that a search survives them (a test double: never used by the
+experiments, not part of the package; the tests import it as ``tests.faults``).
 
 :class:`FaultyHardware` stands in for the ``hardware`` argument of :func:`coflex_ray.trial.evaluate_config`
 (normally a :class:`coflex_ray.service.HardwarePool`): it passes every request to the real
@@ -20,10 +21,10 @@ import zlib
 from functools import lru_cache, partial
 from typing import Any
 
-from .evaluators.hardware import simulate_layer
-from .evaluators.hardware.accelerator import AccelConfig
-from .evaluators.hardware.cache import LayerCostCache
-from .trial import local_cache
+from coflex_ray.evaluators.hardware import simulate_layer
+from coflex_ray.evaluators.hardware.accelerator import AccelConfig
+from coflex_ray.evaluators.hardware.cache import LayerCostCache
+from coflex_ray.trial import local_cache
 
 MODES = ("raise", "nan", "hang")
 
@@ -43,7 +44,8 @@ def spin_then_simulate(shape: tuple, acc: AccelConfig, fidelity: str, lpf_limit:
 
 
 @lru_cache(maxsize=4)
-def _hanging_cache(fidelity: str, hang_s: float) -> LayerCostCache:
+def hanging_cache(fidelity: str, hang_s: float) -> LayerCostCache:
+    """The process's layer-cost cache for ``fidelity`` whose every simulation first spins ``hang_s`` seconds."""
     return LayerCostCache(fidelity, simulate=partial(spin_then_simulate, hang_s=hang_s))
 
 
@@ -67,7 +69,7 @@ class FaultyHardware:
         if mode == "raise":
             raise RuntimeError(f"injected simulator crash for {acc.key()}")
         if mode == "hang":
-            return _hanging_cache(self.fidelity, self.hang_s).get_many(shapes, acc, timeout_s)
+            return hanging_cache(self.fidelity, self.hang_s).get_many(shapes, acc, timeout_s)
         costs = self._real(shapes, acc, timeout_s)
         if mode == "nan":
             costs = [{**c, "energy_pJ": float("nan")} if "infeasible" not in c else c for c in costs]

@@ -1,7 +1,7 @@
 """Hardware evaluator benchmark: time per evaluation per fidelity, cache behaviour, fidelity agreement.
 
-    python -m coflex_ray.bench evaluators                 # everything (about 30-60 min on 2 cores)
-    python -m coflex_ray.bench evaluators --pairs 0       # only the fast-tier timing and cache part
+    python -m benchmarks evaluators                 # everything (about 30-60 min on 2 cores)
+    python -m benchmarks evaluators --pairs 0       # only the fast-tier timing and cache part
 
 Part 1 (zigzag-fixed, in-process and through the Ray actor pool): ``--trials`` random SSS x
 accelerator configs, cold (a fresh cache per network) and then again all cached; the layer-level
@@ -25,27 +25,29 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 from scipy.stats import spearmanr
 
-from ..evaluators.hardware import FIDELITIES, network_cost
-from ..evaluators.hardware.accelerator import AccelConfig
-from ..evaluators.hardware.cache import LayerCostCache
-from ..evaluators.networks import layer_list, sss_network
-from ..spaces import ACCEL_SPACE, SSS_SPACE, sss_channels
-from .common import machine, summary
+from coflex_ray.evaluators.hardware import FIDELITIES, network_cost
+from coflex_ray.evaluators.hardware.accelerator import AccelConfig
+from coflex_ray.evaluators.hardware.cache import LayerCostCache
+from coflex_ray.evaluators.networks import layer_list, sss_network
+from coflex_ray.machine import machine
+from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, sss_channels
+
+from .common import summary
 
 
-def _random_pairs(rng: np.random.Generator, n: int) -> list[tuple[tuple[int, ...], AccelConfig]]:
+def random_pairs(rng: np.random.Generator, n: int) -> list[tuple[tuple[int, ...], AccelConfig]]:
     return [(sss_channels(SSS_SPACE.sample(rng)[0]), AccelConfig.from_config(ACCEL_SPACE.sample(rng)[0]))
             for _ in range(n)]
 
 
-def _layers(channels: tuple[int, ...]):
+def sss_layers(channels: tuple[int, ...]):
     return layer_list(sss_network(channels, "cifar10"), 32)
 
 
 def part1(trials: int, seed: int, use_ray: bool) -> None:
     rng = np.random.default_rng(seed)
-    pairs = _random_pairs(rng, trials)
-    layer_sets = [_layers(ch) for ch, _ in pairs]
+    pairs = random_pairs(rng, trials)
+    layer_sets = [sss_layers(ch) for ch, _ in pairs]
     network_cost(layer_sets[0], pairs[0][1], LayerCostCache().get_many)  # import / warm-up
     cold = []
     for layers, (_, acc) in zip(layer_sets, pairs):
@@ -72,7 +74,7 @@ def part1(trials: int, seed: int, use_ray: bool) -> None:
     if use_ray:
         import ray
 
-        from ..service import HardwarePool
+        from coflex_ray.service import HardwarePool
 
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         pool = HardwarePool("zigzag-fixed")
@@ -89,7 +91,7 @@ def part1(trials: int, seed: int, use_ray: bool) -> None:
 
 def _all_fidelities(args: tuple) -> dict:
     channels, acc, lpf_limit = args
-    layers = _layers(channels)
+    layers = sss_layers(channels)
     out = {"channels": channels, "acc": acc}
     for fid in FIDELITIES:
         t0 = time.perf_counter()
@@ -118,8 +120,8 @@ def part2(pairs: int, seed: int, workers: int, lpf_limit: int, log: str | None =
     rng = np.random.default_rng(seed + 1)
     chosen = []
     while len(chosen) < pairs:  # feasible under the fast tier
-        ch, acc = _random_pairs(rng, 1)[0]
-        if network_cost(_layers(ch), acc, LayerCostCache().get_many)["hw_feasible"]:
+        ch, acc = random_pairs(rng, 1)[0]
+        if network_cost(sss_layers(ch), acc, LayerCostCache().get_many)["hw_feasible"]:
             chosen.append((ch, acc))
     print(f"\n[all fidelities] {pairs} random feasible (network, accelerator) pairs, uncached, {workers} worker "
           f"processes on the machine above, LOMA lpf_limit={lpf_limit}")
@@ -158,7 +160,7 @@ def part2(pairs: int, seed: int, workers: int, lpf_limit: int, log: str | None =
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench evaluators", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks evaluators", description=__doc__)
     p.add_argument("--trials", type=int, default=200)
     p.add_argument("--pairs", type=int, default=30)
     p.add_argument("--workers", type=int, default=2)

@@ -1,15 +1,13 @@
-"""Helpers shared by the benchmarks: machine description and timing summaries."""
+"""One line naming the machine a run is on (written into study reports and benchmark outputs)."""
 
 from __future__ import annotations
 
 import os
 import platform
 
-import numpy as np
-
 
 def machine() -> str:
-    """One line naming the machine a benchmark ran on."""
+    """One line naming the machine a study or benchmark ran on."""
     import torch
 
     cpu = platform.processor() or platform.machine()
@@ -24,9 +22,3 @@ def machine() -> str:
         mem = float("nan")
     return (f"machine: {cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} "
             f"python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-
-
-def summary(times_s: list[float]) -> str:
-    """``median / p90 / max`` of a list of durations, in ms."""
-    t = np.asarray(times_s) * 1e3
-    return f"median {np.median(t):.1f} ms, p90 {np.percentile(t, 90):.1f} ms, max {t.max():.1f} ms (n={len(t)})"

@@ -7,7 +7,7 @@ of the networks' latency and of their energy (min / median / mean), once for net
 whole space and once for networks in a narrow FLOPs band (``--band``), where MAC count no longer
 explains the ranking.
 
-    python -m coflex_ray.bench monotonicity -n 30 -m 6
+    python -m benchmarks monotonicity -n 30 -m 6
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import time
 import numpy as np
 from scipy.stats import spearmanr
 
-from ..evaluators.hardware import network_cost
-from ..evaluators.hardware.accelerator import AccelConfig
-from ..evaluators.hardware.cache import LayerCostCache
-from ..evaluators.networks import count_flops, layer_list, sss_network
-from ..spaces import ACCEL_SPACE, SSS_SPACE, sss_channels
-from .common import machine
+from coflex_ray.evaluators.hardware import network_cost
+from coflex_ray.evaluators.hardware.accelerator import AccelConfig
+from coflex_ray.evaluators.hardware.cache import LayerCostCache
+from coflex_ray.evaluators.networks import count_flops, layer_list, sss_network
+from coflex_ray.machine import machine
+from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, sss_channels
 
 
 def _srcc_table(nets: list, accs: list[AccelConfig], cache: LayerCostCache) -> tuple[list[float], list[float]]:
@@ -45,7 +45,7 @@ def _line(name: str, values: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench monotonicity", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks monotonicity", description=__doc__)
     p.add_argument("-n", type=int, default=30, help="networks (default 30)")
     p.add_argument("-m", type=int, default=6, help="accelerators (default 6)")
     p.add_argument("--band", type=float, nargs=2, default=[40.0, 60.0], metavar=("LO", "HI"),

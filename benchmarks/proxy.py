@@ -7,14 +7,16 @@ import time
 
 import numpy as np
 
-from ..evaluators.networks import network_costs, sss_network
-from ..evaluators.proxy import RBFProxy, probe_images
-from ..spaces import SSS_SPACE, sss_channels
-from .common import machine, summary
+from coflex_ray.evaluators.networks import network_costs, sss_network
+from coflex_ray.evaluators.proxy import RBFProxy, probe_images
+from coflex_ray.machine import machine
+from coflex_ray.spaces import SSS_SPACE, sss_channels
+
+from .common import summary
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench proxy", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks proxy", description=__doc__)
     p.add_argument("-n", type=int, default=50, help="random networks (default 50)")
     p.add_argument("--dataset", default="cifar10")
     p.add_argument("--seed", type=int, default=0)

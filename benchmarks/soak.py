@@ -1,6 +1,6 @@
 """Soak under faults: a real study on a local two-node Ray cluster while a chaos loop kills trial workers.
 
-    python -m coflex_ray.bench soak [--budget 125] [--seeds 0 1] [--searchers random coflex]
+    python -m benchmarks soak [--budget 125] [--seeds 0 1] [--searchers random coflex]
 
 Starts a head and a worker node on this machine (``ray start``, 1 CPU each, their own temp dir and
 ports, ``RAY_AUTH_MODE=disabled``), runs the SSS study (``coflex_ray.experiment``) against them at
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import machine
+from coflex_ray.machine import machine
 
 STUDY = "import sys; from coflex_ray.experiment import main; sys.exit(main('sss', 'soak study', sys.argv[1:]))"
 
@@ -91,9 +91,9 @@ def tune_retries(results: Path) -> int:
 
 def _verify_cache(path: Path, n: int) -> tuple[int, int, int]:
     """(entries, sampled, equal to a fresh simulation) of the study's saved layer-cost cache."""
-    from ..evaluators.hardware import DEFAULT_LPF_LIMIT, simulate_layer
-    from ..evaluators.hardware.accelerator import AccelConfig
-    from ..evaluators.hardware.cache import read_cache_file
+    from coflex_ray.evaluators.hardware import DEFAULT_LPF_LIMIT, simulate_layer
+    from coflex_ray.evaluators.hardware.accelerator import AccelConfig
+    from coflex_ray.evaluators.hardware.cache import read_cache_file
 
     entries = read_cache_file(path, "zigzag-fixed", DEFAULT_LPF_LIMIT)
     keys = random.Random(0).sample(sorted(entries, key=repr), min(n, len(entries)))
@@ -102,7 +102,7 @@ def _verify_cache(path: Path, n: int) -> tuple[int, int, int]:
 
 
 def main(argv: list[str]) -> None:
-    p = argparse.ArgumentParser(prog="python -m coflex_ray.bench soak")
+    p = argparse.ArgumentParser(prog="python -m benchmarks soak")
     p.add_argument("--budget", type=int, default=125, help="trials per (searcher, seed)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--searchers", nargs="+", default=["random", "coflex"])

@@ -1,1 +1,0 @@
-"""Benchmarks: ``python -m coflex_ray.bench NAME``. Each prints measured numbers and the machine."""
