@@ -1,6 +1,6 @@
 """Quality against wall clock and evaluations: ``python -m benchmarks anytime STUDY``.
 
-The sparsity benchmark of issue 15 ("where sparsity pays"): a study run with a wall-clock limit per
+The sparsity benchmark ("where sparsity pays"): a study run with a wall-clock limit per
 run, e.g.::
 
     python experiments/sss.py --searchers coflex qnehvi qnparego --seeds 0 --budget 2000 \\

@@ -188,7 +188,7 @@ def build_schedulers(name: str, keys: Any, ladder: Any, hw: str, grace: int, red
     length, the metrics the study's objectives (``err`` and ``hw``, the latter in log space)."""
     if name == "none":
         return {}
-    from .schedulers import make_scheduler  # built by the scheduler branch (issue 18)
+    from .schedulers import make_scheduler
 
     return {key: make_scheduler(name, ["err", hw], ["min", "min"], time_attr="fidelity_level",
                                 max_t=ladder.levels, grace_period=grace, reduction_factor=reduction_factor,
