@@ -40,11 +40,11 @@ def make(method: str, space, seed: int):
         return NSGA2Search(space, pop_size=N_INIT, **kw)
     if method in ("qnehvi", "qnparego"):
         return BoTorchMOSearch(space, acquisition=method, n_init=N_INIT, batch_size=BATCH, **kw)
-    if method == "optuna-gp":  # as the study builds it (study.make_searcher), on f1/f2
+    if method == "optuna-gp":  # as the study builds it (registry.make_searcher), on f1/f2
         from ray.tune.search.optuna import OptunaSearch
 
+        from coflex_ray.registry import optuna_sampler
         from coflex_ray.searchers.scalarize import FiniteObjectivesSearch
-        from coflex_ray.study import optuna_sampler
 
         s = FiniteObjectivesSearch(OptunaSearch(sampler=optuna_sampler(method, seed, N_INIT)), metric=["f1", "f2"],
                                    mode=["min", "min"])

@@ -13,7 +13,7 @@
 5. :func:`fix_bounds`: the objective bounds (``--bounds``, the benchmark's reference front, or a
    fixed-seed probe); a probe with no feasible configuration stops the study with one line and
    removes what it created.
-6. :func:`run`: the study (:func:`coflex_ray.study.run_study`); a run that fails is ``[failed]``.
+6. :func:`run`: the study (:func:`coflex_ray.study.runs.run_study`); a run that fails is ``[failed]``.
 7. :func:`report`: tables, rank tests and plots of the runs that finished; exit code 1 if any failed.
 
 Multi-fidelity (``--fidelity-ladder``, ``--scheduler``, ``--grace``, ``--reduction-factor``; see
@@ -37,7 +37,9 @@ from typing import Any
 from .evaluators.nats_sss import NatsDataError
 from .preflight import LOCK_NAME, check_writable, explain_probe, lock_out
 from .schedulers import SCHEDULERS as SCHEDULER_CHOICES  # light: the scheduler classes load Ray on first use
-from .study import DEFAULT_SEARCHERS, PROBE_N, SEARCHERS, build_searchers, check_installed, check_searchers
+from .registry import DEFAULT_SEARCHERS, SEARCHERS, check_installed, check_searchers
+from .study.bounds import PROBE_N
+from .study.runs import build_searchers
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 DEFAULT_DATASET = {"sss": "ImageNet16-120", "nb201": "cifar10"}  # sss: the Coflex paper's Fig. 4 dataset
@@ -290,7 +292,7 @@ def prepare(benchmark: str, args: argparse.Namespace) -> Plan:
     built = build_searchers(args.searchers, space, args.seeds, args.n_init, args.concurrency, spec.hw_metric)
     schedulers = {}
     if ladder is not None:
-        from .study import build_schedulers
+        from .study.runs import build_schedulers
 
         schedulers = build_schedulers(args.scheduler, list(built), ladder, spec.hw_metric, args.grace,
                                       args.reduction_factor)
@@ -325,7 +327,7 @@ def fix_bounds(plan: Plan, pool: Any, out: Path) -> tuple[dict, str]:
     """Step 5: the study's objective bounds and where they came from; ValueError (with the probe's
     most common failure and what to change) if a probe finds no feasible configuration."""
     from .analysis import save_bounds
-    from .study import probe_bounds, set_study_bounds
+    from .study.bounds import probe_bounds, set_study_bounds
     from .trial import evaluate_config
 
     args, hw = plan.args, plan.hw
@@ -352,17 +354,17 @@ def fix_bounds(plan: Plan, pool: Any, out: Path) -> tuple[dict, str]:
 
 def run(plan: Plan, pool: Any, out: Path) -> tuple[Any, list[str]]:
     """Step 6: every (searcher, seed) run; RuntimeError if none finished."""
-    from .study import run_study
+    from .study.runs import RunSpec, run_study
     from .trial import cosearch_trial
 
     mf = {} if plan.ladder is None else {"ladder": plan.ladder}  # no ladder: the trainable exactly as before
     trainable = partial(cosearch_trial, spec=plan.spec, hardware=pool, **mf)
     start = time.time()
     minutes = plan.args.minutes_per_run
-    results, failed = run_study(trainable, plan.space, plan.built, plan.args.budget, out, resume=plan.args.resume,
-                                time_budget_s=None if minutes is None else 60 * minutes,
-                                parallel_runs=plan.args.parallel_runs, schedulers=plan.schedulers,
-                                all_rows=plan.ladder is not None)
+    spec = RunSpec(trainable, plan.space, plan.args.budget, out, resume=plan.args.resume,
+                   schedulers=plan.schedulers or {}, all_rows=plan.ladder is not None,
+                   time_budget_s=None if minutes is None else 60 * minutes)
+    results, failed = run_study(spec, plan.built, parallel_runs=plan.args.parallel_runs)
     cache = ""
     if isinstance(pool, dict):
         cache = "; layer-cost caches: " + ", ".join(
@@ -384,7 +386,7 @@ def run(plan: Plan, pool: Any, out: Path) -> tuple[Any, list[str]]:
 def report(plan: Plan, results: Any, failed: list[str], bounds: dict, source: str, out: Path) -> int:
     """Step 7: tables, rank tests, plots and run info of the finished runs; 1 if any run failed."""
     from .machine import machine
-    from .study import write_outputs
+    from .study.outputs import write_outputs
 
     args = plan.args
     write_outputs(results, bounds, source, out, plan.evaluator.err_label,

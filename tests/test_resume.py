@@ -72,7 +72,7 @@ def test_sigkill_then_resume_keeps_every_trial_and_reaches_the_budget(tmp_path):
 
 
 def test_interrupted_wall_counts_only_results_before_the_resume():
-    from coflex_ray.study import interrupted_wall_s
+    from coflex_ray.study.runs import interrupted_wall_s
 
     df = pd.DataFrame({"timestamp": [100.0, 130.0, 500.0], "time_total_s": [20.0, 25.0, 10.0]})
     assert interrupted_wall_s(df, resumed_at=400.0) == pytest.approx(130.0 - 80.0)  # first start 80

@@ -237,7 +237,7 @@ def _check_consistent(sched, df, n: int) -> None:
 
 @pytest.mark.parametrize("searcher", ["random", "coflex", "optuna-tpe"])
 def test_tuner_with_every_searcher_kind(ray_session, tmp_path, searcher):
-    from coflex_ray.study import make_searcher
+    from coflex_ray.registry import make_searcher
 
     n = 8
     alg = make_searcher(searcher, _space(), seed=0, n_init=4, concurrency=2)  # ConcurrencyLimiter but random

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coflex_ray.study import DEFAULT_SEARCHERS
+from coflex_ray.registry import DEFAULT_SEARCHERS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,7 +116,7 @@ def test_run_that_fails_mid_study_is_reported_and_the_rest_is_written(tmp_path):
 
     from coflex_ray.runner import init_ray
     from coflex_ray.spaces import ACCEL_SPACE, SSS_SPACE, joint
-    from coflex_ray.study import build_searchers, probe_bounds, run_study, write_outputs
+    from coflex_ray.study import RunSpec, build_searchers, probe_bounds, run_study, write_outputs
     from coflex_ray.trial import EvalSpec, cosearch_trial, evaluate_config
 
     space = joint(SSS_SPACE, ACCEL_SPACE)
@@ -126,7 +126,7 @@ def test_run_that_fails_mid_study_is_reported_and_the_rest_is_written(tmp_path):
     spec = EvalSpec("sss", "cifar10")
     bounds = probe_bounds(partial(evaluate_config, spec=spec), space, 6)
     trainable = partial(cosearch_trial, spec=spec)
-    results, failed = run_study(trainable, space, built, budget=5, out=tmp_path)
+    results, failed = run_study(RunSpec(trainable, space, budget=5, out=tmp_path), built)
     assert len(failed) == 1 and failed[0].startswith("[failed] broken") and "planted failure" in failed[0]
     assert set(results["searcher"]) == {"random"} and len(results) == 5
     summary = write_outputs(results, bounds, "test probe", tmp_path, "err", meta={"failed_runs": failed})
@@ -162,15 +162,16 @@ def test_minutes_per_run_stops_each_run_on_the_clock(tmp_path):
 
     from coflex_ray.runner import init_ray
     from coflex_ray.spaces import NB201_SPACE
-    from coflex_ray.study import build_searchers, run_study
+    from coflex_ray.study import RunSpec, build_searchers, run_study
     from coflex_ray.trial import EvalSpec, cosearch_trial
 
     built = build_searchers(["random"], NB201_SPACE, [0], n_init=2, concurrency=1)
     init_ray(num_cpus=1)
     start = time.time()
     spec = EvalSpec("nb201", "cifar10", device="pixel3")
-    results, failed = run_study(partial(cosearch_trial, spec=spec), NB201_SPACE, built, budget=5000, out=tmp_path,
-                                time_budget_s=45)  # Ray's worker start counts: 15 s gave no trial on a loaded machine
+    # Ray's worker start counts: 15 s gave no trial on a loaded machine
+    run = RunSpec(partial(cosearch_trial, spec=spec), NB201_SPACE, budget=5000, out=tmp_path, time_budget_s=45)
+    results, failed = run_study(run, built)
     assert not failed and 1 <= len(results) < 5000
     assert time.time() - start < 300
 
@@ -178,7 +179,7 @@ def test_minutes_per_run_stops_each_run_on_the_clock(tmp_path):
 def test_a_run_resume_only_read_back_keeps_its_saved_timings(tmp_path):
     """``--resume`` on a finished run reads its trials back in ~0 s: the per-run wall and suggest
     seconds must stay those of the search, not become ~0; a run that gained trials takes the new ones."""
-    from coflex_ray.study import finish_run
+    from coflex_ray.study.runs import finish_run
 
     (tmp_path / "runs").mkdir()
     df = pd.DataFrame({"trial_id": ["a", "b"], "timestamp": [100.0, 101.0], "err": [1.0, 2.0],
@@ -200,12 +201,12 @@ def test_failed_line_names_the_library_and_its_version():
 
     import optuna
 
-    from coflex_ray.study import _failed
+    from coflex_ray.study.outputs import failed_line
 
     try:
         optuna.distributions.FloatDistribution(1.0, 0.0)  # raises inside Optuna
     except ValueError as e:
-        line = _failed("optuna-tpe", 3, e)
+        line = failed_line("optuna-tpe", 3, e)
     assert line.startswith("[failed] optuna-tpe") and "seed 3" in line
     assert f"optuna {version('optuna')}" in line and "ValueError" in line
     try:
@@ -213,5 +214,5 @@ def test_failed_line_names_the_library_and_its_version():
 
         np.linalg.cholesky(-np.eye(2))
     except Exception as e:  # noqa: BLE001
-        line = _failed("coflex", 0, e)
+        line = failed_line("coflex", 0, e)
     assert f"coflex-ray {version('coflex-ray')}" in line and f"raised in numpy {version('numpy')}" in line
