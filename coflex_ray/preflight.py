@@ -10,7 +10,8 @@
   most common failure reason and what to change.
 
 Every failure is a :class:`ValueError` whose message names the value and what is allowed; the
-command line prints it as one ``error: ...`` line and exits with code 2.
+command line prints it as one ``error: ...`` line and exits with code 2.  The command lines raise
+:class:`UsageError`, a ValueError, for a bad flag or combination of flags.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
+
+
+class UsageError(ValueError):
+    """A bad flag: printed as one line, exit code 2."""
 
 
 def check_writable(path: str | os.PathLike, flag: str, folder: bool) -> Path:

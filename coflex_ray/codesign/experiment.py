@@ -19,12 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..preflight import UsageError
+
 METHODS = ("coupled", "semi-exhaustive", "semi-coflex", "rl", "hw-nas", "sequential")
 DEFAULT_QUANTILES = ["0.05,0.05", "0.1,0.25", "0.25,0.1"]
-
-
-class UsageError(ValueError):
-    pass
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -7,6 +7,7 @@ Shared by the experiment scripts (``experiments/sss.py``, ``experiments/nb201.py
   runs themselves (:class:`~.runs.RunSpec` holds what they share), one after another or K at once;
 * :mod:`.bounds` - the fixed objective bounds: a fixed-seed probe, handed to every searcher;
 * :mod:`.outputs` - tables, rank tests, plots and run info; the ``[failed]`` line of a run;
+* :mod:`.config` - the command line of the experiment scripts as one frozen :class:`~.config.StudyConfig`.
 
 The searchers themselves and how each is built live in :mod:`coflex_ray.registry`.
 """
