@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 
 # run settings that must agree between merged studies (seeds and searchers may differ)
-SAME_ARGS = ("budget", "n_init", "dataset", "fidelity", "device", "network_evaluator", "nats_sss", "scheduler",
-             "fidelity_ladder", "grace", "reduction_factor", "lpf_limit", "concurrency", "minutes_per_run")
+from coflex_ray.study.identity import IDENTITY_ARGS as SAME_ARGS
 STUDY_RELATIVE = ("igd", "igd_plus")
 
 

@@ -93,13 +93,29 @@ def save_bounds(path: Path, bounds: dict, source: str) -> None:
 
 
 def load_bounds(path: str | Path, hw: str | None = None) -> dict[str, list[float]]:
-    """Read bounds from a ``bounds.json`` written by :func:`save_bounds` (or a bare bounds dict);
-    with ``hw`` given, they must be for that hardware objective."""
+    """Read bounds from a ``bounds.json`` written by :func:`save_bounds` (or a bare bounds dict).
+
+    Args:
+        path: the file.
+        hw: the study's hardware objective; the bounds must be for it.
+
+    Returns:
+        ``{"err": [lo, hi], "log10_<hw>": [lo, hi]}`` with finite ``lo < hi``.
+
+    Raises:
+        ValueError: an unreadable file, a JSON shape other than that, non-finite or unordered
+            values, or bounds for another hardware objective; the message names the file.
+    """
+    import math
+
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise ValueError(f"cannot read objective bounds from {path}: {e}") from e
-    b = data.get("bounds", data)
+    b = data.get("bounds", data) if isinstance(data, dict) else data
+    if not isinstance(b, dict):
+        raise ValueError(f"bounds file {path}: expected a JSON object like {{\"err\": [lo, hi], "
+                         f"\"log10_edp\": [lo, hi]}}, got a JSON {type(b).__name__}")
     try:
         found = hw_metric(b)
     except ValueError as e:
@@ -107,9 +123,31 @@ def load_bounds(path: str | Path, hw: str | None = None) -> dict[str, list[float
     if hw is not None and found != hw:
         raise ValueError(f"bounds file {path} is for log10_{found}, but this study's hardware objective is {hw}")
     for k in objectives(found):
-        if k not in b or len(b[k]) != 2 or not b[k][0] < b[k][1]:
-            raise ValueError(f"bounds file {path}: needs {k!r}: [lo, hi] with lo < hi, got {b.get(k)!r}")
+        v = b.get(k)
+        ok = (isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)
+              and all(math.isfinite(x) for x in v) and v[0] < v[1])
+        if not ok:
+            raise ValueError(f"bounds file {path}: needs {k!r}: [lo, hi] with finite numbers lo < hi, got {v!r}")
     return {k: [float(b[k][0]), float(b[k][1])] for k in objectives(found)}
+
+
+def check_bounds_plausible(bounds: dict[str, list[float]], probe: pd.DataFrame, hw: str, source: str) -> None:
+    """Check that bounds from elsewhere fit this study: each objective's range over a few feasible
+    probe evaluations must overlap ``[lo, hi]``.
+
+    Raises:
+        ValueError: an objective whose probe values all lie outside its bounds, naming both ranges.
+    """
+    good = probe[probe["feasible"].astype(bool)] if "feasible" in probe else probe
+    if good.empty:
+        return
+    values = {"err": good["err"].astype(float), f"log10_{hw}": np.log10(good[hw].astype(float))}
+    for k, v in values.items():
+        lo, hi = bounds[k]
+        if v.max() < lo or v.min() > hi:
+            raise ValueError(f"{source}: {k} bounds [{lo:.4g}, {hi:.4g}] do not fit this study: {len(v)} "
+                             f"evaluated configurations span [{v.min():.4g}, {v.max():.4g}]; give the bounds of a "
+                             "study of this benchmark, dataset and hardware objective, or drop --bounds")
 
 
 def final_rows(results: pd.DataFrame) -> pd.DataFrame:
@@ -210,7 +248,8 @@ def per_run_table(results: pd.DataFrame, bounds: dict, reference=None) -> pd.Dat
     final = final_rows(results)
     front = reference_front(final, bounds)
     rows = [{"searcher": s, "seed": seed, **run_metrics(run, bounds, front),
-             **(reference_metrics(run, reference) if reference is not None else {})}
+             **(reference_metrics(run, reference) if reference is not None else {}),
+             **({"cut_short": str(run["cut_short"].iat[0])} if "cut_short" in run else {})}
             for (s, seed), run in final.groupby(["searcher", "seed"], sort=False)]
     out = pd.DataFrame(rows)
     if "fidelity_level" in results:  # trials, evaluations per rung, time used: from every row
@@ -274,6 +313,9 @@ def summary_table(per_run: pd.DataFrame) -> pd.DataFrame:
         out[f"{c}_median"] = med[c]
         out[f"{c}_iqr"] = q3[c] - q1[c]
     out["seeds"] = g.size()
+    if "cut_short" in per_run:  # runs that a time limit ended before their budget
+        out["cut_short"] = per_run.groupby("searcher", sort=False)["cut_short"].apply(
+            lambda c: int((c.fillna("").astype(str) != "").sum()))
     return out.sort_values("hv_frac_median" if "hv_frac" in per_run else "hv_median", ascending=False)
 
 

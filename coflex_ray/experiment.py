@@ -143,6 +143,18 @@ def fix_bounds(plan: Plan, pool: HardwarePool | dict[str, HardwarePool] | None, 
     config, hw = plan.config, plan.hw
     if plan.bounds is not None:
         bounds, source = plan.bounds, f"--bounds {config.bounds}"
+        if config.bounds != str(out / "bounds.json"):  # bounds from another study: do they fit this one?
+            import pandas as pd
+
+            from .analysis import check_bounds_plausible
+            from .study.bounds import PROBE_SEED
+
+            probe_pool = pool[plan.spec.fidelity] if isinstance(pool, dict) else pool
+            import numpy as np
+
+            configs = plan.space.sample(np.random.default_rng(PROBE_SEED), PLAUSIBILITY_PROBE_N)
+            rows = pd.DataFrame([evaluate_config(c, plan.spec, probe_pool) for c in configs])
+            check_bounds_plausible(bounds, rows, hw, source)
     elif plan.reference is not None:  # normalise by the reference front's ideal and nadir
         bounds, source = plan.reference.bounds, f"the {plan.reference.kind} reference front's ideal and nadir"
     else:
@@ -160,6 +172,9 @@ def fix_bounds(plan: Plan, pool: HardwarePool | dict[str, HardwarePool] | None, 
         save_bounds(out / "bounds.json", bounds, source)  # now, so a resumed study reuses them
     set_study_bounds(plan.built, bounds, plan.schedulers)  # HyperOpt's (and scalarised ASHA's) scalarisation
     return bounds, source
+
+
+PLAUSIBILITY_PROBE_N = 8  # fixed-seed configurations that --bounds from another study must fit
 
 
 def run(plan: Plan, pool: HardwarePool | dict[str, HardwarePool] | None, out: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -189,6 +204,11 @@ def run(plan: Plan, pool: HardwarePool | dict[str, HardwarePool] | None, out: Pa
     bad = results[~results["feasible"].astype(bool)]
     if len(bad):
         print(f"infeasible or failed: {len(bad)}; reasons: " + "; ".join(bad["error"].str.slice(0, 100).unique()[:3]))
+    if len(bad) == len(results):
+        top = bad["error"].fillna("feasible=False").str.slice(0, 200).value_counts()
+        raise RuntimeError(f"no run produced a feasible result ({len(bad)} of {len(results)} trials infeasible or "
+                           f"failed; most common: {top.index[0]} ({top.iloc[0]}x)); check the evaluator settings "
+                           "(--trial-timeout, --fidelity, --nats-sss, --bounds)")
     return results, failed
 
 
@@ -210,15 +230,22 @@ def report(plan: Plan, results: pd.DataFrame, failed: list[str], bounds: dict, s
 
 
 def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
+    from .study import identity
+
     args = parse_args(benchmark, doc, argv)
     try:
         config = StudyConfig.from_args(benchmark, args)
         plan = prepare(config)
         out = config.out
+        ident = identity.identity(config.record(), benchmark, plan.evaluator.source.name)
+        if config.resume:
+            identity.check_resume(out, ident)
+            _note_resumed_runs(plan, out)
         created = claim_out(out)
     except (ValueError, NatsDataError) as e:  # UsageError, SearcherBuildError and the library's own checks
         print(f"error: {e}", file=sys.stderr)
         return 2
+    identity.write(out, ident)
     print(textwrap.fill(f"network evaluator: {plan.evaluator.description}", width=100, subsequent_indent="    "))
     print("hardware evaluator: " + (f"measured latency (ms) on {config.device} (HELP / HW-NAS-Bench table)"
                                     if config.device else f"{config.fidelity} (EDP in uJ*ms at 1 GHz)"
@@ -234,19 +261,61 @@ def main(benchmark: str, doc: str, argv: list[str] | None = None) -> int:
           f"n_init {config.n_init}, concurrency {config.concurrency}"
           + (f", {config.parallel_runs} runs at once" if config.parallel_runs > 1 else "")
           + (f", at most {config.minutes_per_run:g} min per run" if config.minutes_per_run else ""))
-    pool = start_services(plan)
+    from .interrupt import STOP, StudyInterrupted
+
+    resume = " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
+    resume += "" if config.resume else " --resume"
+    STOP.hint = f"Continue the study with:\n  python {resume}"
     try:
-        bounds, source = fix_bounds(plan, pool, out)
-    except ValueError as e:  # not one feasible configuration: say why, leave nothing behind
-        _abandon(created)
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        results, failed = run(plan, pool, out)
-    except RuntimeError as e:  # every run failed: nothing to tabulate
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        pool = start_services(plan)
+        STOP.install()  # after Ray's start, so Ctrl-C and SIGTERM reach the study's handler
+        _warn_oversubscribed(config)
+        try:
+            bounds, source = fix_bounds(plan, pool, out)
+        except ValueError as e:  # not one feasible configuration, or --bounds that do not fit: say why
+            _abandon(created if not config.resume else None)
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        try:
+            results, failed = run(plan, pool, out)
+        except RuntimeError as e:  # every run failed, or no feasible result: nothing to tabulate
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    except (StudyInterrupted, KeyboardInterrupt) as e:
+        signame = getattr(e, "signame", "SIGINT")
+        done = len(list((out / "runs").glob("*.parquet"))) if (out / "runs").is_dir() else 0
+        print(f"\ninterrupted by {signame}: {done} finished run(s) saved in {out / 'runs'}; no table was written. "
+              + STOP.hint, file=sys.stderr, flush=True)
+        return 130
+    finally:
+        STOP.uninstall()
     return report(plan, results, failed, bounds, source, out)
+
+
+def _note_resumed_runs(plan: Plan, out: Path) -> None:
+    """Say which runs a resumed study adds and which saved runs it leaves out of its tables."""
+    saved = {p.stem for p in (out / "runs").glob("*.parquet")} | {
+        p.name for p in (out / "ray_results").glob("*_seed*") if p.is_dir()}
+    wanted = {f"{name}_seed{seed}" for name, seed in plan.built}
+    added, left = sorted(wanted - saved), sorted(saved - wanted)
+    if added:
+        print(f"note: --resume adds {len(added)} run(s) to the study: {', '.join(added)}")
+    if left:
+        print(f"note: --resume leaves {len(left)} saved run(s) out of this report (kept in {out}): {', '.join(left)}")
+
+
+def _warn_oversubscribed(config: StudyConfig) -> None:
+    """Warn when more trials run at once than the machine or cluster has CPUs."""
+    import os
+
+    import ray
+
+    want = config.concurrency * config.parallel_runs
+    have = (os.cpu_count() or 1) if not config.address else int(ray.cluster_resources().get("CPU", 0))
+    if want > have:
+        print(f"warning: --concurrency {config.concurrency} x --parallel-runs {config.parallel_runs} = {want} trials "
+              f"at once on {have} CPUs: trials share cores, so wall-clock times are not comparable with a study "
+              "that does not oversubscribe", file=sys.stderr)
 
 
 def _abandon(created: Path | None) -> None:

@@ -214,8 +214,10 @@ def _rerun_errored(grid: Any, path: Path, trainable: Any, param_space: dict[str,
     its worker: Tune 2.60 errors a trial without retrying it when one worker death fails two of its
     calls at once (the second failure finds the trial already pending its retry), whatever
     ``max_failures`` says.  Restoring the run with ``restart_errored`` runs exactly those again."""
+    from .interrupt import STOP
+
     for _ in range(ERRORED_RERUNS):
-        if not grid.errors:
+        if not grid.errors or STOP.requested:  # a study being stopped runs nothing new
             break
         (sink or print)(f"[{label}] {len(grid.errors)} trial(s) lost to dead workers; running them again")
         grid = _restore(path, trainable, param_space).fit()

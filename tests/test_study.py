@@ -185,14 +185,37 @@ def test_a_run_resume_only_read_back_keeps_its_saved_timings(tmp_path):
     df = pd.DataFrame({"trial_id": ["a", "b"], "timestamp": [100.0, 101.0], "err": [1.0, 2.0],
                        "feasible": [True, True]})
     finish_run(df.copy(), {"wall_s": 50.0, "start": 99.0, "suggest_s": 7.0, "n_fallbacks": 0}, "coflex", 0, tmp_path)
-    restored = finish_run(df.copy(), {"wall_s": 0.2, "start": 500.0, "suggest_s": 0.0, "n_fallbacks": 0}, "coflex", 0,
+    saved = tmp_path / "runs" / "coflex_seed0.parquet"
+    before = saved.read_bytes()
+    shuffled = df.iloc[::-1].copy()  # Tune may hand the same trials back in another order
+    restored = finish_run(shuffled, {"wall_s": 0.2, "start": 500.0, "suggest_s": 0.0, "n_fallbacks": 0}, "coflex", 0,
                           tmp_path)
     assert restored["run_wall_s"].iat[0] == 50.0 and restored["suggest_s"].iat[0] == 7.0
+    assert saved.read_bytes() == before  # read back unchanged: same order, same completed_at
+    assert list(restored["trial_id"]) == ["a", "b"] and list(restored["completed_at"]) == [1.0, 2.0]
     grown = pd.concat([df, pd.DataFrame({"trial_id": ["c"], "timestamp": [600.0], "err": [3.0],
                                          "feasible": [True]})], ignore_index=True)
     more = finish_run(grown, {"wall_s": 30.0, "start": 590.0, "suggest_s": 2.0, "n_fallbacks": 0}, "coflex", 0,
                       tmp_path)
     assert more["run_wall_s"].iat[0] == 30.0 and more["suggest_s"].iat[0] == 2.0
+
+
+def test_a_run_ended_by_its_time_limit_is_marked_in_the_tables(tmp_path):
+    from coflex_ray.analysis import per_run_table, summary_table
+    from coflex_ray.study.runs import finish_run
+
+    (tmp_path / "runs").mkdir()
+    rows = lambda n: pd.DataFrame({"trial_id": [f"t{i}" for i in range(n)], "timestamp": [100.0 + i for i in range(n)],
+                                   "err": [60.0 - i for i in range(n)], "edp": [1.0 + i for i in range(n)],
+                                   "feasible": [True] * n})
+    stats = {"wall_s": 5.0, "start": 99.0, "suggest_s": 1.0, "n_fallbacks": 0}
+    short = finish_run(rows(3), stats, "coflex", 0, tmp_path, budget=5)
+    full = finish_run(rows(5), stats, "random", 0, tmp_path, budget=5)
+    assert set(short["cut_short"]) == {"time limit"} and set(full["cut_short"]) == {""}
+    bounds = {"err": [50.0, 70.0], "log10_edp": [0.0, 1.0]}
+    per_run = per_run_table(pd.concat([short, full], ignore_index=True), bounds)
+    assert dict(zip(per_run["searcher"], per_run["cut_short"])) == {"coflex": "time limit", "random": ""}
+    assert summary_table(per_run)["cut_short"].to_dict() == {"coflex": 1, "random": 0}
 
 
 def test_failed_line_names_the_library_and_its_version():

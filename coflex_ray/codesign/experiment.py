@@ -70,6 +70,12 @@ def validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-pes {args.max_pes} must be >= 0 (0: no limit)")
     if len(set(args.seeds)) != len(args.seeds):
         raise UsageError(f"--seeds {args.seeds} repeats a seed")
+    from ..study.config import MAX_SEED
+
+    for flag, values in (("--seeds", args.seeds), ("--gt-seed", [args.gt_seed])):
+        bad = next((x for x in values if not 0 <= x <= MAX_SEED), None)
+        if bad is not None:
+            raise UsageError(f"{flag} {bad} is not allowed; allowed: integers 0 to {MAX_SEED}")
     pairs = []
     for text in args.constraints:
         try:

@@ -10,6 +10,7 @@ before any heavy import.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,9 @@ SMOKE = {"budget": 6, "n_init": 3, "seeds": [0], "probe": 12}
 # multi-fidelity (see coflex_ray.fidelity): schedulers, and what --smoke fills in for a scheduler
 MF_DEFAULTS = {"grace": 1, "reduction_factor": 3.0}
 SMOKE_LADDER, SMOKE_LPF_LIMIT = "zigzag-fixed,zigzag", 2  # LOMA at lpf 2: ~6-25 s per network, not ~1 min
+MAX_SEED = 2**32 - 1
+MAX_TRIAL_TIMEOUT_S = 30 * 24 * 3600.0  # beyond this the OS timers overflow; 0 (or inf) means no limit
+MIN_MINUTES_PER_RUN = 1.0
 # options only one benchmark's command line has; the config holds them for both (None: not given)
 _BENCHMARK_OPTIONS = ("nats_sss", "device", "network_evaluator")
 
@@ -86,6 +90,8 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
                    help="(searcher, seed) runs at once, each with its own --concurrency (fill a cluster: "
                         "K x concurrency <= its CPUs); default 1")
     p.add_argument("--address", default=None, help="existing Ray cluster (default: start a local Ray)")
+    p.add_argument("--connect-timeout", type=float, default=30.0, metavar="S",
+                   help="seconds to wait for --address to answer before giving up (default 30)")
     p.add_argument("--out", default=f"results/{benchmark}", help="output folder")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted study in --out (completed trials kept, searchers restored)")
@@ -127,6 +133,7 @@ class StudyConfig:
     concurrency: int
     parallel_runs: int
     address: str | None
+    connect_timeout: float
     out: Path
     resume: bool
     smoke: bool
@@ -186,6 +193,8 @@ class StudyConfig:
         from ..trial import DEFAULT_TIMEOUT_S
 
         trial_timeout = DEFAULT_TIMEOUT_S if args.trial_timeout is None else args.trial_timeout
+        if trial_timeout == math.inf:
+            trial_timeout = 0.0  # no limit, as 0 says
         if args.dataset not in DATASETS:
             raise UsageError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
         if network_evaluator is not None and network_evaluator not in NETWORK_EVALUATORS:
@@ -225,11 +234,15 @@ class StudyConfig:
         if args.minutes_per_run is not None and not args.minutes_per_run > 0:
             raise UsageError(f"--minutes-per-run {args.minutes_per_run} is not allowed; allowed: a number of "
                              "minutes > 0")
+        if args.minutes_per_run is not None and args.minutes_per_run < MIN_MINUTES_PER_RUN:
+            raise UsageError(f"--minutes-per-run {args.minutes_per_run:g} is too short for one trial (Ray starts "
+                             f"the trial workers within it); allowed: at least {MIN_MINUTES_PER_RUN:g} minute")
         if budget < n_init:
             raise UsageError(f"--budget {budget} is smaller than --n-init {n_init}; the budget must cover "
                              "the initial design")
-        if not trial_timeout >= 0:
-            raise UsageError(f"--trial-timeout {trial_timeout} must be >= 0 seconds (0: no limit)")
+        if not 0 <= trial_timeout <= MAX_TRIAL_TIMEOUT_S:
+            raise UsageError(f"--trial-timeout {trial_timeout:g} is not allowed; allowed: 0 to "
+                             f"{MAX_TRIAL_TIMEOUT_S:g} seconds (0 or inf: no limit)")
         if args.concurrency < 1:
             raise UsageError(f"--concurrency {args.concurrency} must be at least 1")
         if args.parallel_runs < 1:
@@ -238,6 +251,14 @@ class StudyConfig:
             raise UsageError(f"--resume: no interrupted study in --out {out} (no ray_results folder there)")
         if len(set(seeds)) != len(seeds):
             raise UsageError(f"--seeds {seeds} repeats a seed")
+        bad_seed = next((x for x in seeds if not 0 <= x <= MAX_SEED), None)
+        if bad_seed is not None:
+            raise UsageError(f"--seeds {bad_seed} is not allowed; allowed: integers 0 to {MAX_SEED} "
+                             "(the seeds of numpy, torch and the searchers' libraries)")
+        if not args.connect_timeout > 0:
+            raise UsageError(f"--connect-timeout {args.connect_timeout:g} must be > 0 seconds")
+        if args.address:
+            check_address(args.address, args.connect_timeout)
         bounds = args.bounds
         if not bounds and args.resume and (out / "bounds.json").is_file():
             bounds = str(out / "bounds.json")  # the interrupted study's own bounds
@@ -247,7 +268,31 @@ class StudyConfig:
                    fidelity_ladder=fidelity_ladder, ladder=ladder, scheduler=args.scheduler, grace=grace,
                    reduction_factor=reduction_factor, lpf_limit=lpf_limit, bounds=bounds, hw_cache=hw_cache,
                    trial_timeout=trial_timeout, concurrency=args.concurrency, parallel_runs=args.parallel_runs,
-                   address=args.address, out=out, resume=args.resume, smoke=args.smoke, options=tuple(vars(args)))
+                   address=args.address, connect_timeout=args.connect_timeout, out=out, resume=args.resume, smoke=args.smoke, options=tuple(vars(args)))
+
+
+def check_address(address: str, timeout_s: float) -> None:
+    """Check that the Ray cluster at ``address`` (``host:port`` of its GCS) answers within ``timeout_s``.
+
+    ``auto`` and ``ray://`` client addresses are left to Ray.
+
+    Raises:
+        UsageError: nothing answers at ``address`` within the timeout, or it is not ``host:port``.
+    """
+    import socket
+
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address {address!r} is not allowed; allowed: HOST:PORT of a Ray head (e.g. "
+                         "10.0.0.1:6379), auto, or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise UsageError(f"--address {address}: no Ray cluster answers there within {timeout_s:g} s "
+                         f"({type(e).__name__}: {e}); start it (ray start --head --port={port}) or fix the "
+                         "address; --connect-timeout sets the wait") from None
 
 
 def _check_multifidelity(benchmark: str, args: argparse.Namespace, fidelity_ladder: str | None, *,

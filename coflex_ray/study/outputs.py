@@ -67,8 +67,12 @@ def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: 
     summary = summary_table(per_run)
     summary.to_csv(out / "summary.csv")
     tests = rank_tests(per_run) if reference is not None else None
+    if tests is not None and tests.empty:  # no CoflexSearch runs in this report: nothing to test
+        tests = None
     if tests is not None:
         tests.to_csv(out / "rank_tests.csv", index=False)
+    else:  # a table from an earlier report of this folder must not outlive it
+        (out / "rank_tests.csv").unlink(missing_ok=True)
     ref_text = (f"{reference.kind} reference front: {reference.source}" if reference is not None else
                 "no reference front for this benchmark yet: HV fraction / IGD+ against it not computed")
     (out / "run_info.json").write_text(json.dumps({**meta, "reference_front": ref_text,

@@ -6,6 +6,7 @@ only, and the registry's wrappers derive what each built-in searcher needs.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,8 @@ def run_study(spec: RunSpec, built: dict[tuple[str, int], Any],
     Tune's driver is not thread-safe (measured: two ``Tuner.fit()`` in threads of one process break
     its registry), hence tasks.  Progress lines travel back through a Ray queue.
     """
+    from ..interrupt import STOP
+
     (spec.out / "runs").mkdir(parents=True, exist_ok=True)
     frames, failed = [], []
     if parallel_runs <= 1:
@@ -115,11 +118,15 @@ def run_study(spec: RunSpec, built: dict[tuple[str, int], Any],
 
         start, n = time.time(), len(built)
         for k, ((name, seed), alg) in enumerate(built.items()):
+            STOP.check()  # a stop requested between runs: start nothing new
             try:
-                frames.append(finish_run(*_execute(spec, name, seed, alg, label=f"run {k + 1}/{n} {name} seed {seed}",
-                                                   clock=StudyClock(k * spec.budget, n * spec.budget, start)),
-                                         name, seed, spec.out))
+                with STOP.tuning():
+                    df, stats = _execute(spec, name, seed, alg, label=f"run {k + 1}/{n} {name} seed {seed}",
+                                         clock=StudyClock(k * spec.budget, n * spec.budget, start))
+                STOP.check()  # the run was stopped part-way: keep it out of every table; --resume continues it
+                frames.append(finish_run(df, stats, name, seed, spec.out, spec.budget))
             except Exception as e:  # one broken run must not cost the others: report it and go on
+                STOP.check()
                 failed.append(failed_line(name, seed, e))
     else:
         frames, failed = _run_parallel(spec, built, parallel_runs)
@@ -150,6 +157,9 @@ def _execute(spec: RunSpec, name: str, seed: int, alg: Any, sink: Callable[[str]
                        scheduler=spec.schedulers.get((name, seed)), all_rows=spec.all_rows,
                        time_budget_s=spec.time_budget_s, clock=clock)
     if df.empty or "err" not in df:
+        if spec.time_budget_s is not None:
+            raise RuntimeError(f"no trial finished within the run's time limit ({spec.time_budget_s / 60:g} min, "
+                               "--minutes-per-run); give each run more time")
         raise RuntimeError(f"the run returned no results ({len(df)} rows)")
     inner = getattr(alg, "searcher", alg)  # ConcurrencyLimiter -> the searcher it wraps
     wall = time.time() - start
@@ -180,33 +190,49 @@ def interrupted_wall_s(df: pd.DataFrame, resumed_at: float) -> float:
     return float(before["timestamp"].max() - (before["timestamp"] - before["time_total_s"]).min())
 
 
-def finish_run(df: pd.DataFrame, stats: dict[str, float], name: str, seed: int, out: Path) -> pd.DataFrame:
+def finish_run(df: pd.DataFrame, stats: dict[str, float], name: str, seed: int, out: Path,
+               budget: int | None = None) -> pd.DataFrame:
     """Add the study columns, save the run's table at once (kept if a later run dies), print ``[done]``.
 
-    A run that ``--resume`` only read back (every trial already in its saved table) keeps the saved
-    ``run_wall_s``/``suggest_s``: reading it took no search time, so the new figures would be ~0."""
+    A run that ``--resume`` only read back (the same trials as its saved table) is returned as saved
+    and its file is not rewritten: the table, its trial order and ``completed_at`` stay as they were.
+    A run with fewer trials than ``budget`` (ended by ``--minutes-per-run``) gets ``cut_short`` =
+    ``"time limit"`` (else ``""``), which the tables carry."""
+    import pandas as pd
+
     saved = out / "runs" / f"{name}_seed{seed}.parquet"
     if saved.exists() and "trial_id" in df:
-        import pandas as pd
-
         old = pd.read_parquet(saved)
-        if {"trial_id", "run_wall_s", "suggest_s"} <= set(old) and set(df["trial_id"]) <= set(old["trial_id"]):
-            stats = {**stats, "wall_s": float(old["run_wall_s"].iloc[0]), "suggest_s": float(old["suggest_s"].iloc[0])}
+        if "trial_id" in old and set(df["trial_id"]) == set(old["trial_id"]) and "searcher" in old:
+            _print_done(old, name, seed, {**stats, "wall_s": float(old["run_wall_s"].iloc[0]),
+                                          "suggest_s": float(old["suggest_s"].iloc[0]), "n_fallbacks": 0},
+                        " (read back)")
+            return old
     df["searcher"], df["seed"], df["run_wall_s"], df["suggest_s"] = name, seed, stats["wall_s"], stats["suggest_s"]
     # seconds since the run started (a resumed run: since its first result)
     df["completed_at"] = (df["timestamp"] - min(stats["start"], df["timestamp"].min()) if "timestamp" in df
                           else range(len(df)))
-    df.to_parquet(out / "runs" / f"{name}_seed{seed}.parquet", index=False)
+    n_trials = df["trial_id"].nunique() if "trial_id" in df else len(df)
+    df["cut_short"] = "time limit" if budget is not None and n_trials < budget else ""
+    tmp = saved.with_name(saved.name + ".tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, saved)  # a run's table is whole or absent, whenever the study is stopped
+    _print_done(df, name, seed, stats)
+    return df
+
+
+def _print_done(df: pd.DataFrame, name: str, seed: int, stats: dict[str, float], note: str = "") -> None:
     if "fidelity_level" in df:  # multi-step trials: one row per rung; count trials and final rows
         final = df[df["fidelity_level"] == df["fidelity_max_level"]]
         feas = int(final["feasible"].sum())
         what = f"{df['trial_id'].nunique()} trials, {len(df)} rung results, {len(final)} at the top rung"
     else:
         feas, what = (int(df["feasible"].sum()) if "feasible" in df else 0), f"{len(df)} trials"
+    cut = str(df["cut_short"].iat[0]) if "cut_short" in df and len(df) else ""
     print(f"[done] {name:<13} seed {seed}: {what} ({feas} feasible) in {stats['wall_s']:.0f}s"
           + (f", suggest {stats['suggest_s']:.1f}s" if stats["suggest_s"] == stats["suggest_s"] else "")
-          + (f", {stats['n_fallbacks']} random fallback batches" if stats["n_fallbacks"] else ""), flush=True)
-    return df
+          + (f", {stats['n_fallbacks']} random fallback batches" if stats.get("n_fallbacks") else "")
+          + (f", cut short by the {cut}" if cut else "") + note, flush=True)
 
 
 def _run_parallel(spec: RunSpec, built: dict[tuple[str, int], Any], k: int) -> tuple[list[pd.DataFrame], list[str]]:
@@ -228,7 +254,10 @@ def _run_parallel(spec: RunSpec, built: dict[tuple[str, int], Any], k: int) -> t
                 return
 
     n = len(todo)
+    from ..interrupt import STOP
+
     while todo or running:
+        STOP.check()
         while todo and len(running) < k:
             (name, seed), alg = todo.pop(0)
             label = f"run {n - len(todo)}/{n} {name} seed {seed}"
@@ -238,7 +267,7 @@ def _run_parallel(spec: RunSpec, built: dict[tuple[str, int], Any], k: int) -> t
         for ref in done:
             name, seed = running.pop(ref)
             try:
-                frames.append(finish_run(*ray.get(ref), name, seed, spec.out))
+                frames.append(finish_run(*ray.get(ref), name, seed, spec.out, spec.budget))
             except Exception as e:  # a run that raised (or whose task died): report it and go on
                 failed.append(failed_line(name, seed, e))
     drain()
