@@ -167,12 +167,44 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     (["--smoke", "--seeds", "1", "1"], "--seeds [1, 1] repeats a seed"),
     (["--smoke", "--minutes-per-run", "0"], "--minutes-per-run 0.0 is not allowed; allowed: a number of minutes > 0"),
     (["--hw-cache", "/tmp"], "--hw-cache /tmp exists and is not a file"),
+    (["--smoke", "--seeds", "18446744073709551616"], "--seeds 18446744073709551616 is not allowed; allowed: integers 0"),
+    (["--smoke", "--seeds", "-1"], "--seeds -1 is not allowed"),
+    (["--smoke", "--trial-timeout", "1e10"], "--trial-timeout 1e+10 is not allowed; allowed: 0 to"),
+    (["--smoke", "--minutes-per-run", "0.05"], "--minutes-per-run 0.05 is too short for one trial"),
+    (["--smoke", "--address", "127.0.0.1:9"], "--address 127.0.0.1:9: no Ray cluster answers there"),
+    (["--smoke", "--address", "nohost"], "--address 'nohost' is not allowed; allowed: HOST:PORT"),
 ])
 def test_bad_paths_and_smoke_overrides_fail_with_one_line(tmp_path, flags, message):
     out = tmp_path / "out"
     proc = subprocess.run([*SSS, "--out", str(out), *flags], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert message in _one_error_line(proc)
     assert list(tmp_path.iterdir()) == []  # nothing written, not even --out
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[1, 2]", "expected a JSON object"),
+    ('{"err": [50, Infinity], "log10_edp": [0, 1]}', "with finite numbers lo < hi, got [50, inf]"),
+    ('{"err": [60, 50], "log10_edp": [0, 1]}', "with finite numbers lo < hi, got [60, 50]"),
+])
+def test_bad_bounds_files_fail_with_one_line(tmp_path, content, message):
+    bounds = tmp_path / "bounds.json"
+    bounds.write_text(content)
+    proc = subprocess.run([*SSS, "--smoke", "--bounds", str(bounds), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert message in _one_error_line(proc)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bounds.json"]
+
+
+@pytest.mark.slow
+def test_bounds_of_another_benchmark_are_refused(tmp_path):
+    """NB201 x zigzag bounds (err 6-20 %) on SSS (err 55-85 %): one error naming both ranges, nothing left."""
+    bounds = ROOT / "benchmarks" / "results" / "nb201_zz_b30" / "bounds.json"
+    proc = subprocess.run([*SSS, "--smoke", "--bounds", str(bounds), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("error")]
+    assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "err bounds [5.703, 19.97] do not fit this study" in errors[0]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_repeated_searcher_is_dropped_with_a_note(tmp_path):

@@ -100,3 +100,44 @@ def test_wall_clock_sums_every_restart_and_not_the_time_between(tmp_path, monkey
         time.sleep(0.3)
         start, last = json.loads(log.read_text())[0]
         assert last - start >= 0.1
+
+
+def _sss(*flags: str) -> list[str]:
+    return [sys.executable, str(ROOT / "experiments" / "sss.py"), *flags]
+
+
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_study_and_resume_finishes_it_exactly(tmp_path):
+    """The first SIGINT stops the study (not only the run): exit 130 with a resume hint, no table, the
+    cut run kept out of runs/; --resume then delivers exactly --budget unique trials per run, and a
+    second --resume reads the finished study back byte for byte."""
+    out = tmp_path / "out"
+    flags = ["--smoke", "--searchers", "coflex", "random", "--budget", "12", "--seeds", "0", "1", "--out", str(out)]
+    proc = subprocess.Popen(_sss(*flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    for line in proc.stdout:  # wait until the first run is under way
+        if "[run 1/4 coflex seed 0] trial 1/12" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-3000:]
+    assert "interrupted by SIGINT" in err and "--resume" in err and "Traceback" not in err
+    assert not list((out / "runs").glob("*.parquet")) and not (out / "summary.csv").exists()
+    done = subprocess.run(_sss(*flags, "--resume"), capture_output=True, text=True, timeout=900, env=ENV)
+    assert done.returncode == 0, done.stderr[-3000:]
+    df = pd.read_parquet(out / "results.parquet")
+    assert df.groupby(["searcher", "seed"])["trial_id"].nunique().eq(12).all() and df["trial_id"].is_unique
+    files = {p: p.read_bytes() for p in sorted((out / "runs").glob("*.parquet"))}
+    assert len(files) == 4
+    again = subprocess.run(_sss(*flags, "--resume"), capture_output=True, text=True, timeout=900, env=ENV)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {p: p.read_bytes() for p in files} == files
+    assert again.stdout.count("(read back)") == 4
+    # a resume with another budget or dataset is refused before Ray starts, naming both values
+    for extra, message in ((["--budget", "10"], "ran with --budget 12, this command has 10"),
+                           (["--dataset", "cifar10"], "has accuracy_source 'sss-surrogate'")):
+        bad = flags[:flags.index("--budget")] + ["--seeds", "0", "--out", str(out)] + extra
+        proc = subprocess.run(_sss(*bad, "--resume"), capture_output=True, text=True, timeout=120, env=ENV)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-2000:]
