@@ -1,23 +1,15 @@
-"""The ask/tell cores on their own (no Tune): batches, waiting, no repeats, failures, pickling."""
+"""What every core shares (no Tune): no Ray imports, the initial design then model batches, the
+queue, waiting, the additive kernel part of model-based cores."""
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pytest
-from pymoo.problems import get_problem
 
 from coflex_ray.searchers.coflex import CoflexCore
-from coflex_ray.searchers.nsga2 import NSGA2Core
-from coflex_ray.spaces import Dim, Space
 
-SPACE = Space("zdt1", tuple(Dim(f"x{i}", tuple(np.round(np.linspace(0, 1, 17), 4).tolist())) for i in range(4)))
-ZDT1 = get_problem("zdt1", n_var=4)
-
-
-def f(x: np.ndarray) -> np.ndarray:
-    return ZDT1.evaluate(np.array(list(SPACE.decode(x).values()), dtype=float)[None])[0]
+from .helpers import CUBE_SPACE as SPACE
+from .helpers import cube_zdt1 as f
 
 
 def test_cores_import_without_ray():
@@ -27,38 +19,6 @@ def test_cores_import_without_ray():
     code = ("import sys; import coflex_ray.searchers.coflex, coflex_ray.searchers.botorch_mo, "
             "coflex_ray.searchers.nsga2; print(sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
-
-
-def test_nsga2_core_asks_a_generation_then_waits_for_it():
-    core = NSGA2Core(SPACE, n_obj=2, seed=0, pop_size=4)
-    first = core.ask(6)
-    assert len(first) == 4 and core.ask(1) == []  # the rest of the generation must be told first
-    for x in first[:3]:
-        core.tell(x, f(x))
-    assert core.ask(1) == []
-    core.tell(first[3], failed=True)
-    nxt = core.ask(4)
-    assert len(nxt) >= 1 and len(core.failed) == 1 and core.generations == 2
-    seen = {tuple(x) for x in first}
-    assert not seen & {tuple(x) for x in nxt}
-
-
-def test_nsga2_core_pickles_and_continues_identically():
-    core = NSGA2Core(SPACE, n_obj=2, seed=4, pop_size=4)
-
-    def run(c, n):
-        out = []
-        for _ in range(n):
-            pts = c.ask(1)
-            if not pts:
-                break
-            c.tell(pts[0], f(pts[0]))
-            out.append(pts[0].tolist())
-        return out
-
-    run(core, 6)
-    copy = pickle.loads(pickle.dumps(core))
-    assert run(copy, 10) == run(core, 10)
 
 
 def test_coflex_core_initial_design_then_a_model_batch():
