@@ -3,10 +3,15 @@ queue, waiting, the additive kernel part of model-based cores."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
+from coflex_ray.searchers.candidates import to_cube, to_index
 from coflex_ray.searchers.coflex import CoflexCore
+from coflex_ray.searchers.core import Core
+from coflex_ray.spaces import Dim, Space
 
 from .helpers import CUBE_SPACE as SPACE
 from .helpers import cube_zdt1 as f
@@ -64,3 +69,32 @@ def test_coflex_core_uses_the_additive_kernel_part_up_to_its_limit(monkeypatch):
     assert seen and all(add == (n <= 6) for n, add in seen)
     assert {add for _, add in seen} == {True, False}
     assert not CoflexCore(SPACE, n_obj=2, additive=False).additive_for(3)
+
+
+class _InOrder(Core):
+    """A core that proposes the untaken legal points in index order, two at a time."""
+
+    def next_batch(self, running):
+        return [i for i in itertools.product(*(range(d.n) for d in self.space.dims)) if i not in self.taken][:2]
+
+
+def test_a_core_never_repeats_a_point_and_says_when_every_point_is_taken():
+    tiny = Space("tiny", (Dim("a", (1, 2)), Dim("b", ("x", "y", "z"), "categorical")))
+    core = _InOrder(tiny, n_obj=1)
+    core.tell(to_cube(tiny, (0, 0)), [1.0])  # a warm start: told, never asked
+    asked = core.ask(3)
+    assert [to_index(tiny, x) for x in asked] == [(0, 1), (0, 2), (1, 0)]
+    assert core.outstanding == [(0, 1), (0, 2), (1, 0)]
+    core.tell(asked[0], failed=True)
+    assert core.failed == [(0, 1)] and core.results[(0, 1)] is None and (0, 1) not in core.outstanding
+    rest = core.ask(5)
+    assert [to_index(tiny, x) for x in rest] == [(1, 1), (1, 2)] and core.exhausted and core.ask(1) == []
+    with pytest.raises(ValueError, match="1 finite objective values"):
+        core.tell(rest[0], [1.0, 2.0])
+
+
+def test_a_core_needs_a_space_and_an_objective():
+    with pytest.raises(ValueError, match="must be a coflex_ray.spaces.Space"):
+        _InOrder({"a": [1, 2]}, n_obj=1)
+    with pytest.raises(ValueError, match="n_obj=0 must be at least 1"):
+        _InOrder(SPACE, n_obj=0)

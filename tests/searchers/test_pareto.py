@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from ray import tune
 
 from coflex_ray import NSGA2Search, pareto_results
+from coflex_ray.searchers.pareto import hypervolume, nondominated, pareto_ranks
 
 
 def test_pareto_front_of_searcher_and_of_a_results_table():
@@ -21,3 +23,47 @@ def test_pareto_front_of_searcher_and_of_a_results_table():
     assert pareto_results(df, metric=["a", "b"], mode=["min", "max"])["config/i"].tolist() == [3, 0, 2, 4]
     with pytest.raises(ValueError, match="'c' is not a column"):
         pareto_results(df, metric=["a", "c"], mode=["min", "min"])
+
+
+# minimised: (3, 4) is dominated by (2, 3), (5, 5) by (3, 4) as well; (2, 3) twice
+Y = np.array([[1.0, 5.0], [2.0, 3.0], [3.0, 4.0], [4.0, 1.0], [2.0, 3.0], [5.0, 5.0]])
+
+
+def test_nondominated_and_ranks_hand_computed():
+    assert nondominated(Y).tolist() == [True, True, False, True, False, False]  # of equal rows only the first
+    assert nondominated(np.array([[1.0, 2.0], [1.0, 3.0]])).tolist() == [True, False]  # equal in one, worse in the other
+    assert pareto_ranks(Y).tolist() == [0, 0, 1, 0, 0, 2]  # equal rows share a front
+    assert nondominated(np.zeros((0, 2))).tolist() == [] and pareto_ranks(np.zeros((0, 2))).tolist() == []
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_nondominated_sorting_agrees_with_pymoo(m):
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    rng = np.random.default_rng(m)
+    for F in (rng.random((150, m)), rng.integers(4, size=(150, m)).astype(float)):  # ties in the second
+        ranks = np.empty(len(F), dtype=int)
+        for k, front in enumerate(NonDominatedSorting().do(F)):
+            ranks[front] = k
+        assert pareto_ranks(F).tolist() == ranks.tolist()
+    F = rng.random((150, m))
+    assert np.flatnonzero(nondominated(F)).tolist() == sorted(NonDominatedSorting().do(F, only_non_dominated_front=True))
+
+
+def test_hypervolume_hand_computed():
+    stairs = np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0]])
+    assert hypervolume(stairs, [4.0, 4.0]) == pytest.approx(1 * 1 + 1 * 2 + 1 * 3)
+    assert hypervolume(np.vstack([stairs, [[3.0, 3.0], [5.0, 0.0], [0.5, 4.0]]]), [4.0, 4.0]) == pytest.approx(6.0)
+    assert hypervolume([[1.0, 1.0, 1.0]], [2.0, 3.0, 4.0]) == pytest.approx(1 * 2 * 3)
+    # two boxes of 4 and 2 that share a unit cube
+    assert hypervolume([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0]], [2.0, 2.0, 2.0]) == pytest.approx(5.0)
+    assert hypervolume(np.zeros((0, 2)), [1.0, 1.0]) == 0.0 and hypervolume([[2.0, 0.0]], [1.0, 1.0]) == 0.0
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_hypervolume_agrees_with_pymoo(m):
+    from pymoo.indicators.hv import HV
+
+    F = np.random.default_rng(m).random((60, m))
+    ref = np.full(m, 1.1)
+    assert hypervolume(F, ref) == pytest.approx(HV(ref_point=ref)(F), rel=1e-9)
