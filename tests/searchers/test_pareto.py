@@ -1,4 +1,5 @@
-"""Pareto helpers: non-dominance, non-dominated sorting, hypervolume, and the Pareto set of a run."""
+"""Pareto helpers: non-dominance, non-dominated sorting, hypervolume, and the Pareto set of a run
+(pareto_results and the searchers' pareto_front: every non-dominated row, ties all kept)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,45 @@ def test_hypervolume_agrees_with_pymoo(m):
     F = np.random.default_rng(m).random((60, m))
     ref = np.full(m, 1.1)
     assert hypervolume(F, ref) == pytest.approx(HV(ref_point=ref)(F), rel=1e-9)
+
+
+# The Pareto set keeps every row that no other row strictly dominates; rows with equal objective
+# values are all kept (a front of one point per distinct vector would drop trials).  Each case:
+# modes, {config i: (a, b)}, the front's configs (by the first objective, ties in table order).
+TIES = {
+    "identical rows are both on the front": (
+        ["min", "min"], {0: (0.1, 5.0), 1: (0.1, 5.0), 2: (0.2, 1.0), 3: (0.3, 6.0)}, [0, 1, 2]),
+    "a dominated duplicate stays out": (
+        ["min", "min"], {0: (0.1, 5.0), 1: (0.3, 6.0), 2: (0.3, 6.0), 3: (0.2, 1.0), 4: (0.1, 6.0)}, [0, 3]),
+    "mixed min and max modes": (
+        ["min", "max"], {0: (0.2, 0.95), 1: (0.1, 0.9), 2: (0.2, 0.9), 3: (0.1, 0.9), 4: (0.2, 0.95),
+                         5: (0.3, 0.95)}, [1, 3, 0, 4]),
+}
+
+
+def _results_front(modes: list[str], pts: dict) -> list[int]:
+    df = pd.DataFrame([{"config/i": i, "a": a, "b": b} for i, (a, b) in pts.items()])
+    return pareto_results(df, metric=["a", "b"], mode=modes)["config/i"].tolist()
+
+
+def _searcher_front(modes: list[str], pts: dict) -> list[int]:
+    s = NSGA2Search({"i": tune.choice(list(pts))}, metric=["a", "b"], mode=modes, pop_size=2)
+    for i, (a, b) in pts.items():
+        s.add_evaluated_point({"i": i}, {"a": a, "b": b})
+    return [c["i"] for c, _ in s.pareto_front()]
+
+
+@pytest.mark.parametrize("front", [_results_front, _searcher_front], ids=["pareto_results", "pareto_front"])
+@pytest.mark.parametrize("case", list(TIES))
+def test_every_tied_non_dominated_row_is_kept(front, case):
+    modes, pts, want = TIES[case]
+    assert front(modes, pts) == want
+
+
+def test_nondominated_keeping_ties_agrees_with_pymoo():
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    F = np.random.default_rng(0).integers(4, size=(200, 3)).astype(float)  # many equal rows
+    mask = nondominated(F, keep_ties=True)
+    assert np.flatnonzero(mask).tolist() == sorted(NonDominatedSorting().do(F, only_non_dominated_front=True))
+    assert mask.sum() > nondominated(F).sum()  # the default keeps one row per distinct vector
