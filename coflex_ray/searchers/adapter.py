@@ -284,11 +284,16 @@ class AskTellSearcher(Searcher):
 
     # ------------------------------------------------------------------ results
     def pareto_front(self) -> list[tuple[dict, dict[str, float]]]:
-        """The non-dominated evaluated points: ``(config, {metric: value})`` pairs, by the first metric."""
+        """The non-dominated evaluated points: ``(config, {metric: value})`` pairs, by the first metric.
+
+        Every evaluated point not strictly dominated by another one (no other is at least as good
+        in every metric and better in one); ties are all kept (configs with equal metric values are
+        all on the front), in the order they were evaluated.
+        """
         if not self.evaluated:
             return []
         Y = np.array([y for _, _, y in self.evaluated])
-        keep = np.flatnonzero(nondominated(Y))
+        keep = np.flatnonzero(nondominated(Y, keep_ties=True))
         keep = keep[np.argsort(Y[keep, 0], kind="stable")]
         return [(self.evaluated[i][0], self.evaluated[i][1]) for i in keep]
 

@@ -16,14 +16,20 @@ import numpy as np
 REF = 1.1
 
 
-def nondominated(Y: np.ndarray) -> np.ndarray:
-    """Boolean mask of the non-dominated rows of ``Y`` (minimisation); of equal rows only the first."""
+def nondominated(Y: np.ndarray, keep_ties: bool = False) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of ``Y`` (minimisation).
+
+    Args:
+        Y: objective vectors, one row per point.
+        keep_ties: keep every copy of a non-dominated row; ``False`` (default): only the first of
+            equal rows (a front of distinct points).
+    """
     import moocore
 
     Y = np.asarray(Y, dtype=float)
     if len(Y) == 0:
         return np.zeros(0, dtype=bool)
-    return np.asarray(moocore.is_nondominated(Y, maximise=False, keep_weakly=False))
+    return np.asarray(moocore.is_nondominated(Y, maximise=False, keep_weakly=keep_ties))
 
 
 def pareto_ranks(Y: np.ndarray) -> np.ndarray:
@@ -60,7 +66,10 @@ def pareto_results(results: Any, metric: Sequence[str] | str, mode: Sequence[str
 
     Returns:
         The rows (all columns, ``config/*`` included) that are finite in every objective, feasible
-        and non-dominated, sorted by the first objective.
+        and non-dominated: every such row not strictly dominated by another row (no other row is
+        at least as good in every objective and better in one); ties are all kept (trials with
+        equal objective values are all on the front).  Sorted by the first objective, ties in
+        table order.
 
     Raises:
         ValueError: a metric is not a column, or a mode is not ``"min"``/``"max"``.
@@ -80,5 +89,5 @@ def pareto_results(results: Any, metric: Sequence[str] | str, mode: Sequence[str
     if infeasible_key and infeasible_key in df.columns:
         ok &= df[infeasible_key].fillna(False).astype(bool).to_numpy()
     rows = np.flatnonzero(ok)
-    front = df.iloc[rows[nondominated(Y[rows])]]
-    return front.sort_values(metrics[0], ascending=modes[0] == "min")
+    front = df.iloc[rows[nondominated(Y[rows], keep_ties=True)]]
+    return front.sort_values(metrics[0], ascending=modes[0] == "min", kind="stable")

@@ -1,181 +1,100 @@
-"""The Tune searchers (adapter + cores) on problems with known fronts, driven through the Searcher API."""
+"""Tune's searcher contract (the one adapter), without a Tuner: set_search_properties, NaN/inf,
+constants, pickling, late results and warm starts (cheap: NSGA-II, no model fits)."""
 
 from __future__ import annotations
 
+import logging
+import math
+import pickle
+
 import numpy as np
+import pandas as pd
 import pytest
-from pymoo.problems import get_problem
+from ray import tune
 
-from coflex_ray import BoTorchMOSearch, CoflexSearch, NSGA2Search
-from coflex_ray.searchers.pareto import hypervolume
-from coflex_ray.spaces import Dim, Space, integer_dim
+from coflex_ray import NSGA2Search
 
-ZDT1 = get_problem("zdt1", n_var=6)
-ZDT_SPACE = Space("zdt1", tuple(Dim(f"x{i}", tuple(np.round(np.linspace(0, 1, 33), 5).tolist()), "ordinal")
-                                for i in range(6)))
-ZDT_REF = np.array([1.1, 11.0])
-
-# discrete toy mixing ordinal channel counts and wide integer ranges (like SSS x accelerator), with
-# ZDT2's objectives (a concave front) over the scaled values
-TOY_SPACE = Space("toy", (Dim("c1", (8, 16, 24, 32, 40, 48, 56, 64), "ordinal"),
-                          Dim("c2", (8, 16, 24, 32, 40, 48, 56, 64), "ordinal"),
-                          integer_dim("X1", 1, 64), integer_dim("X3", 10, 512)))
-ZDT2 = get_problem("zdt2", n_var=4)
-TOY_REF = np.array([1.1, 11.0])
+from .helpers_tune import MO, PARAMS
 
 
-def zdt(cfg: dict) -> dict:
-    f = ZDT1.evaluate(np.array([cfg[f"x{i}"] for i in range(6)], dtype=float)[None])[0]
-    return {"f1": float(f[0]), "f2": float(f[1])}
+def f(cfg: dict) -> dict:
+    a = (cfg["c"] / 32 + cfg["n"] / 3 + cfg["x"]) / 3
+    return {"f1": a, "f2": 1 - math.sqrt(a) + cfg["u"] + math.log10(cfg["lr"]) / 10 + 0.4}
 
 
-def toy(cfg: dict) -> dict:
-    x = np.array([(cfg["c1"] - 8) / 56, (cfg["c2"] - 8) / 56, (cfg["X1"] - 1) / 63, (cfg["X3"] - 10) / 502])
-    f = ZDT2.evaluate(x[None])[0]
-    return {"f1": float(f[0]), "f2": float(f[1])}
+def test_set_search_properties_contract(caplog):
+    s = NSGA2Search(pop_size=4)  # nothing set: takes Tune's metric, mode and param_space
+    assert s.set_search_properties("f1", "min", PARAMS) and s.metric == ["f1"] and s.core is not None
+    assert not s.set_search_properties("f1", "max", PARAMS)  # mode conflicts
+    s = NSGA2Search(**MO, pop_size=4)
+    assert s.set_search_properties(None, None, PARAMS)  # Tune gives no metric: the searcher's stays
+    assert s.set_search_properties(None, None, PARAMS)  # the same param_space again: no conflict
+    with caplog.at_level(logging.WARNING):
+        assert not s.set_search_properties("f1", "min", PARAMS)  # a different metric: refused, said
+        assert not s.set_search_properties(None, None, {"other": tune.choice([1, 2])})  # a different space
+    assert "metric 'f1'" in caplog.text and "param_space ['other']" in caplog.text
+    assert s.metric == ["f1", "f2"] and [d.name for d in s.space.dims][0] == "c"
+    with pytest.raises(RuntimeError, match="no search space"):
+        NSGA2Search(**MO).suggest("0")
 
 
-def drive(searcher, fn, budget: int, space: Space) -> np.ndarray:
-    """Sequential loop through the Searcher API; every suggestion must be legal and new."""
-    seen, Y = set(), []
-    for t in range(budget):
-        cfg = searcher.suggest(str(t))
-        assert cfg is not None
-        assert space.validate(cfg) == cfg
-        key = tuple(space.to_indices(cfg))
-        assert key not in seen, f"repeated suggestion {cfg}"
-        seen.add(key)
-        res = fn(cfg)
-        searcher.on_trial_complete(str(t), res)
-        Y.append([res["f1"], res["f2"]])
-    return np.array(Y)
-
-
-def random_hv(space: Space, fn, budget: int, seed: int, ref: np.ndarray) -> float:
-    rng = np.random.default_rng(seed)
-    return hypervolume(np.array([list(fn(c).values()) for c in space.sample(rng, budget)]), ref)
-
-
-def compare_with_random(space: Space, fn, ref: np.ndarray, budget: int, n_init: int, seeds: int) -> None:
-    """Median hypervolume over seeds: CoflexSearch must beat uniform random search at the same budget."""
-    cof = [hypervolume(drive(CoflexSearch(space, metric=["f1", "f2"], mode=["min", "min"], n_init=n_init, seed=s), fn,
-                             budget, space), ref) for s in range(seeds)]
-    rnd = [random_hv(space, fn, budget, s, ref) for s in range(seeds)]
-    assert np.median(cof) > np.median(rnd), (cof, rnd)
-    assert min(cof) > 0
-
-
-def test_coflex_beats_random_on_zdt1():
-    compare_with_random(ZDT_SPACE, zdt, ZDT_REF, budget=40, n_init=10, seeds=3)
-
-
-def test_coflex_beats_random_on_discrete_toy():
-    compare_with_random(TOY_SPACE, toy, TOY_REF, budget=40, n_init=8, seeds=3)
-
-
-def _warm(searcher, n: int, fn=zdt, prefix: str = "w") -> None:
-    for t in range(n):
-        cfg = searcher.suggest(f"{prefix}{t}")
-        searcher.on_trial_complete(f"{prefix}{t}", fn(cfg))
-
-
-@pytest.mark.parametrize("make", [
-    lambda: CoflexSearch(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], n_init=8, seed=3),
-    lambda: BoTorchMOSearch(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], acquisition="qnehvi", n_init=8, seed=3,
-                            n_candidates=256, mc_samples=32),
-], ids=["coflex", "qnehvi"])
-def test_pending_suggestions_are_distinct(make):
-    s = make()
-    _warm(s, 8)
-    evaluated = set(s.core.results)
-    batch = [s.suggest(f"p{t}") for t in range(10)]  # none completes: all pending together
-    keys = [tuple(ZDT_SPACE.to_indices(c)) for c in batch]
-    assert len(set(keys)) == 10
-    assert not set(keys) & evaluated
-
-
-@pytest.mark.parametrize("make", [
-    lambda: CoflexSearch(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], n_init=8, seed=5),
-    lambda: BoTorchMOSearch(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], acquisition="qnparego", n_init=8, seed=5,
-                            n_candidates=256, mc_samples=32),
-    lambda: NSGA2Search(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], pop_size=8, seed=5),
-], ids=["coflex", "qnparego", "nsga2"])
-def test_save_restore_continues_identically(make, tmp_path):
-    s = make()
-    _warm(s, 10)
-    pending = s.suggest("running")  # one trial still running at checkpoint time
-    s.save(str(tmp_path / "ckpt.pkl"))
-    s.on_trial_complete("running", zdt(pending))
-    first = [s.suggest(f"n{t}") for t in range(6)]
-    r = make()
-    r.restore(str(tmp_path / "ckpt.pkl"))
-    assert list(r.pending) == ["running"] and ZDT_SPACE.decode(r.pending["running"]) == pending
-    r.on_trial_complete("running", zdt(pending))
-    assert [r.suggest(f"n{t}") for t in range(6)] == first
-
-
-def test_failures_and_infeasible_are_recorded_and_never_reproposed():
-    s = CoflexSearch(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], n_init=6, seed=2)
-    bad = {}
-    for t in range(6):
+def drive(s, n: int, fn=f, start: int = 0) -> list[dict]:
+    out = []
+    for t in range(start, start + n):
         cfg = s.suggest(str(t))
-        key = tuple(ZDT_SPACE.to_indices(cfg))
-        if t == 0:
-            s.on_trial_complete(str(t), error=True)
-            bad[key] = "trial error"
-        elif t == 1:
-            s.on_trial_complete(str(t), {**zdt(cfg), "feasible": False, "error": "array too large"})
-            bad[key] = "infeasible"
-        elif t == 2:
-            s.on_trial_complete(str(t), {"f1": float("nan"), "f2": 1.0})
-            bad[key] = "non-finite"
-        else:
-            s.on_trial_complete(str(t), zdt(cfg))
-    assert len(s.failed) == 3 and len(s.core.X) == 3
-    assert [r for _, r in s.failed][1].startswith("infeasible: array too large")
-    later = [tuple(ZDT_SPACE.to_indices(s.suggest(f"x{t}"))) for t in range(12)]
-    assert not set(later) & set(bad)  # the searcher keeps going and avoids the failed points
+        out.append(cfg)
+        s.on_trial_complete(str(t), fn(cfg))
+    return out
 
 
-def test_nsga2_runs_generations_and_reuses_evaluated_points():
-    s = NSGA2Search(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], pop_size=8, seed=0)
-    Y = drive(s, zdt, 40, ZDT_SPACE)
-    assert s.core.generations >= 5 and len(Y) == 40
-    # the whole first generation must be told before the second is asked: with one trial pending,
-    # a searcher at a generation boundary waits (returns None) instead of guessing
-    t = NSGA2Search(ZDT_SPACE, metric=["f1", "f2"], mode=["min", "min"], pop_size=4, seed=0)
-    first = [t.suggest(str(i)) for i in range(4)]
-    assert t.suggest("wait") is None
-    for i, c in enumerate(first):
-        t.on_trial_complete(str(i), zdt(c))
-    assert t.suggest("next") is not None
+def test_constants_and_nesting_reach_every_trial():
+    s = NSGA2Search(PARAMS, **MO, pop_size=4)
+    for cfg in drive(s, 8):
+        assert cfg["tag"] == "zdt" and cfg["opt"]["name"] == "sgd" and cfg["opt"]["m"] in ("a", "b")
+        assert cfg["u"] in (0.0, 0.25, 0.5, 0.75, 1.0) and cfg["q"] in (0, 5, 10)
 
 
-def test_botorch_searchers_run_and_maximise_nothing_by_mistake():
-    # a 'max' metric is negated internally: maximising -f1 must behave like minimising f1
-    s = BoTorchMOSearch(ZDT_SPACE, metric=["neg_f1", "f2"], mode=["max", "min"], acquisition="qehvi", n_init=8, seed=0,
-                        n_candidates=256, mc_samples=32)
-    Y = []
-    for t in range(20):
-        r = zdt(s.suggest(str(t)))
-        s.on_trial_complete(str(t), {"neg_f1": -r["f1"], "f2": r["f2"]})
-        Y.append([r["f1"], r["f2"]])
-    Y = np.array(Y)
-    assert np.allclose(np.array(s.core.Y), Y)  # stored minimisation-oriented: -(-f1) = f1
-    # and the model-based part found better f1 values than the initial design, not worse ones
-    assert Y[8:, 0].min() <= Y[:8, 0].min()
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), None, "oops"])
+def test_non_finite_objectives_are_failures_not_crashes(bad):
+    s = NSGA2Search(PARAMS, **MO, pop_size=4)
+    cfgs = drive(s, 12, fn=lambda c: {**f(c), "f2": bad} if c["n"] == 1 else f(c))
+    n_bad = sum(c["n"] == 1 for c in cfgs)
+    assert n_bad > 0 and len(s.failed) == n_bad and len(s.core.Y) == 12 - n_bad
+    assert all(np.isfinite(y).all() for y in s.core.Y)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(metric=["f1", "f2"], mode=["min"]), "one mode per metric"),
-    (dict(metric=["f1", "f2"], mode=["min", "minimize"]), "'minimize' is not allowed"),
-    (dict(metric=["f1", "f2"], mode=["min", "min"], log_metrics=["edp"]), "not among metrics"),
-    (dict(metric=["f1", "f2"], mode=["min", "min"], num_inducing=1), "num_inducing=1"),
-    (dict(metric=["f1", "f2"], mode=["min", "min"], objective_bounds=[[1, 0], [0, 1]]), "lo < hi"),
-    (dict(metric=["f1", "f2"]), "metric and mode go together"),
-])
-def test_bad_arguments_are_named(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        CoflexSearch(ZDT_SPACE, **kwargs)
-    with pytest.raises(ValueError, match="unknown acquisition 'qucb'"):
-        BoTorchMOSearch(ZDT_SPACE, acquisition="qucb")
+def test_late_and_unknown_results_are_ignored():
+    s = NSGA2Search(PARAMS, **MO, pop_size=4)
+    drive(s, 3)
+    told = len(s.core.results)
+    s.on_trial_complete("1", {"f1": -100.0, "f2": -100.0})  # already completed
+    s.on_trial_result("1", {"f1": -100.0, "f2": -100.0})
+    s.on_trial_complete("never-suggested", {"f1": 0.0, "f2": 0.0})
+    assert len(s.core.results) == told and min(m["f1"] for _, m in s.pareto_front()) > -100
+
+
+def test_searcher_pickles_and_the_copy_continues_identically():
+    s = NSGA2Search(PARAMS, **MO, pop_size=4, seed=3)
+    drive(s, 5)
+    running = s.suggest("running")
+    copy = pickle.loads(pickle.dumps(s))
+    for x in (s, copy):
+        x.on_trial_complete("running", f(running))
+    assert drive(copy, 9, start=10) == drive(s, 9, start=10)
+
+
+def test_warm_start_from_points_and_from_a_results_table():
+    first = NSGA2Search(PARAMS, **MO, pop_size=4, seed=1)
+    cfgs = drive(first, 8)
+    df = pd.DataFrame([{**{f"config/{k}": v for k, v in pd.json_normalize(c, sep="/").iloc[0].items()}, **f(c)}
+                       for c in cfgs])
+    df.loc[0, "f1"] = float("nan")  # a failed row of the earlier run
+    warm = NSGA2Search(**MO, pop_size=4, seed=2)
+    warm.add_evaluated_trials(df)  # before the searcher knows its space: kept until it does
+    warm.add_evaluated_point(cfgs[0], [0.5, 0.5])  # same config again: the first result stays
+    assert warm.core is None
+    assert warm.set_search_properties(None, None, PARAMS)
+    assert len(warm.core.results) == 8 and len(warm.failed) == 1 and len(warm.evaluated) == 7
+    seen = {repr(sorted(pd.json_normalize(c, sep="/").iloc[0].items())) for c in cfgs}
+    later = drive(warm, 8, start=100)
+    assert not seen & {repr(sorted(pd.json_normalize(c, sep="/").iloc[0].items())) for c in later}

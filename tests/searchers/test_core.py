@@ -1,23 +1,20 @@
-"""The ask/tell cores on their own (no Tune): batches, waiting, no repeats, failures, pickling."""
+"""What every core shares (no Tune): no Ray imports, the initial design then model batches, the
+queue, waiting, the additive kernel part of model-based cores."""
 
 from __future__ import annotations
 
-import pickle
+import itertools
 
 import numpy as np
 import pytest
-from pymoo.problems import get_problem
 
+from coflex_ray.searchers.candidates import to_cube, to_index
 from coflex_ray.searchers.coflex import CoflexCore
-from coflex_ray.searchers.nsga2 import NSGA2Core
+from coflex_ray.searchers.core import Core
 from coflex_ray.spaces import Dim, Space
 
-SPACE = Space("zdt1", tuple(Dim(f"x{i}", tuple(np.round(np.linspace(0, 1, 17), 4).tolist())) for i in range(4)))
-ZDT1 = get_problem("zdt1", n_var=4)
-
-
-def f(x: np.ndarray) -> np.ndarray:
-    return ZDT1.evaluate(np.array(list(SPACE.decode(x).values()), dtype=float)[None])[0]
+from .helpers import CUBE_SPACE as SPACE
+from .helpers import cube_zdt1 as f
 
 
 def test_cores_import_without_ray():
@@ -27,38 +24,6 @@ def test_cores_import_without_ray():
     code = ("import sys; import coflex_ray.searchers.coflex, coflex_ray.searchers.botorch_mo, "
             "coflex_ray.searchers.nsga2; print(sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
-
-
-def test_nsga2_core_asks_a_generation_then_waits_for_it():
-    core = NSGA2Core(SPACE, n_obj=2, seed=0, pop_size=4)
-    first = core.ask(6)
-    assert len(first) == 4 and core.ask(1) == []  # the rest of the generation must be told first
-    for x in first[:3]:
-        core.tell(x, f(x))
-    assert core.ask(1) == []
-    core.tell(first[3], failed=True)
-    nxt = core.ask(4)
-    assert len(nxt) >= 1 and len(core.failed) == 1 and core.generations == 2
-    seen = {tuple(x) for x in first}
-    assert not seen & {tuple(x) for x in nxt}
-
-
-def test_nsga2_core_pickles_and_continues_identically():
-    core = NSGA2Core(SPACE, n_obj=2, seed=4, pop_size=4)
-
-    def run(c, n):
-        out = []
-        for _ in range(n):
-            pts = c.ask(1)
-            if not pts:
-                break
-            c.tell(pts[0], f(pts[0]))
-            out.append(pts[0].tolist())
-        return out
-
-    run(core, 6)
-    copy = pickle.loads(pickle.dumps(core))
-    assert run(copy, 10) == run(core, 10)
 
 
 def test_coflex_core_initial_design_then_a_model_batch():
@@ -104,3 +69,32 @@ def test_coflex_core_uses_the_additive_kernel_part_up_to_its_limit(monkeypatch):
     assert seen and all(add == (n <= 6) for n, add in seen)
     assert {add for _, add in seen} == {True, False}
     assert not CoflexCore(SPACE, n_obj=2, additive=False).additive_for(3)
+
+
+class _InOrder(Core):
+    """A core that proposes the untaken legal points in index order, two at a time."""
+
+    def next_batch(self, running):
+        return [i for i in itertools.product(*(range(d.n) for d in self.space.dims)) if i not in self.taken][:2]
+
+
+def test_a_core_never_repeats_a_point_and_says_when_every_point_is_taken():
+    tiny = Space("tiny", (Dim("a", (1, 2)), Dim("b", ("x", "y", "z"), "categorical")))
+    core = _InOrder(tiny, n_obj=1)
+    core.tell(to_cube(tiny, (0, 0)), [1.0])  # a warm start: told, never asked
+    asked = core.ask(3)
+    assert [to_index(tiny, x) for x in asked] == [(0, 1), (0, 2), (1, 0)]
+    assert core.outstanding == [(0, 1), (0, 2), (1, 0)]
+    core.tell(asked[0], failed=True)
+    assert core.failed == [(0, 1)] and core.results[(0, 1)] is None and (0, 1) not in core.outstanding
+    rest = core.ask(5)
+    assert [to_index(tiny, x) for x in rest] == [(1, 1), (1, 2)] and core.exhausted and core.ask(1) == []
+    with pytest.raises(ValueError, match="1 finite objective values"):
+        core.tell(rest[0], [1.0, 2.0])
+
+
+def test_a_core_needs_a_space_and_an_objective():
+    with pytest.raises(ValueError, match="must be a coflex_ray.spaces.Space"):
+        _InOrder({"a": [1, 2]}, n_obj=1)
+    with pytest.raises(ValueError, match="n_obj=0 must be at least 1"):
+        _InOrder(SPACE, n_obj=0)
