@@ -13,7 +13,8 @@ so the comparison isolates the model and the acquisition:
   ``qnehvi`` = ``qLogNoisyExpectedHypervolumeImprovement``; ``qehvi`` =
   ``qLogExpectedHypervolumeImprovement`` with a fast non-dominated partitioning of the observed
   front; ``qnparego`` = ``qLogNoisyExpectedImprovement`` of an augmented Chebyshev scalarisation with
-  fresh random simplex weights for every point of the batch.
+  fresh random simplex weights for every point of the batch.  With a single metric all three are
+  ``qLogNoisyExpectedImprovement`` of that metric.
 * **Optimisation** (:meth:`BoTorchCore.optimise`), as BoTorch recommends for mixed and discrete
   spaces: ``optimize_acqf_mixed_alternating`` (sequential greedy for ``q > 1``) over the legal bin
   centres of the cube, every ordinal/integer knob given as a discrete dimension and every
@@ -188,6 +189,10 @@ class BoTorchCore(ModelCore):
         chunk = max(8, min(2048, int(2e8 // (len(X) + n) ** 2)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if m == 1:  # one metric: every acquisition is the (noisy, log) expected improvement
+                acq = qLogNoisyExpectedImprovement(model, X_baseline=tx, sampler=sampler, X_pending=pending,
+                                                   prune_baseline=True)
+                return [c.numpy() for c in self.optimise(feasibility_weighted(acq, feas), n, choices, chunk)]
             if self.acquisition == "qnparego":
                 picked: list[torch.Tensor] = []
                 for _ in range(n):
