@@ -4,11 +4,19 @@ It does what Tune's searcher contract needs and no optimiser cares about:
 
 * **Space**: a :class:`coflex_ray.spaces.Space` or a Tune ``param_space`` dict in the constructor,
   or (with neither) the Tuner's ``param_space`` through :meth:`set_search_properties`
-  (:mod:`.tune_space` says which Tune domains are searched and how).  Constants of the
-  ``param_space`` reach every trial unchanged.
+  (:mod:`.tune_space` says which Tune domains are searched and how).  A config has the
+  ``param_space``'s shape (nested dicts, lists, tuples, any key), constants included, as Tune's
+  ``BasicVariantGenerator`` would deliver it.  A Tuner ``param_space`` beside the searcher's own
+  space may only add constants (different search domains: Tune's "already instantiated" error).
 * **Metric/mode**: a list of metrics and one mode per metric (a single string works too); results
-  become minimised objective vectors (:mod:`.normalise`).
-* **Trials**: trial id -> asked point; a result for an unknown or already completed trial is ignored.
+  become minimised objective vectors (:mod:`.normalise`).  Tune's ``TuneConfig(metric=, mode=)``
+  is taken when the searcher has none, accepted when it names one of the searcher's metrics with its
+  mode (Tune then reports and ranks by it), and refused with a ``ValueError`` otherwise.
+* **Points to evaluate**: ``points_to_evaluate`` run first, exactly as given, and count in the
+  budget; with ``evaluated_rewards`` they are told as results instead of run.  Each must lie in the
+  space (``ValueError`` naming the point and the key otherwise).
+* **Trials**: trial id -> asked point and its config; a result for an unknown or already completed
+  trial is ignored.
 * **Failures** (:mod:`.failures`): an error, a missing/NaN/infinite objective or an infeasible flag
   marks the point failed; the reasons are kept in ``failed``.
 * **Warm starts**: :meth:`add_evaluated_point` / :meth:`add_evaluated_trials` (Trials, a
@@ -31,6 +39,7 @@ It does what Tune's searcher contract needs and no optimiser cares about:
 
 from __future__ import annotations
 
+import copy
 import logging
 import pickle
 import time
@@ -46,7 +55,7 @@ from .core import Core, ModelCore
 from .failures import failure_reason, fidelity_below_top
 from .normalise import Objectives, as_list
 from .pareto import nondominated
-from .tune_space import ALLOWED, from_param_space, snap
+from .tune_space import ALLOWED, Layout, from_param_space, space_layout
 
 logger = logging.getLogger(__name__)
 
@@ -66,17 +75,26 @@ class AskTellSearcher(Searcher):
             current observed front; the BoTorch baselines: bounds frozen from the initial design).
         infeasible_key: a result whose value under this key is false counts as failed (``None``: no
             such flag).
-        float_levels: legal values per ``tune.uniform`` / ``tune.loguniform`` knob.
+        float_levels: legal values per ``tune.uniform`` / ``tune.loguniform`` knob, and at most that
+            many per ``tune.lograndint`` / ``qlograndint`` / ``qloguniform`` knob.
+        points_to_evaluate: configs to run first (dicts shaped like the space, or with ``/``-joined
+            keys), exactly as given; they count in the Tuner's ``num_samples``.
+        evaluated_rewards: the results of ``points_to_evaluate`` known already, one per point (a dict
+            of the metrics, a list in metric order, or a number for one metric): the points are told
+            to the search and not run.
 
     Raises:
         ValueError: ``metric`` without ``mode`` (or the reverse), a bad mode, malformed
-            ``objective_bounds``, or a space that cannot be searched.
+            ``objective_bounds``, a space that cannot be searched, or malformed
+            ``points_to_evaluate`` / ``evaluated_rewards`` (a point outside the space is named once
+            the space is known).
     """
 
     def __init__(self, space: Space | Mapping[str, Any] | None = None, metric: str | Sequence[str] | None = None,
                  mode: str | Sequence[str] | None = None, *, seed: int = 0, log_metrics: Sequence[str] = (),
                  objective_bounds: Any = None, infeasible_key: str | None = "feasible",
-                 float_levels: int = 1001) -> None:
+                 float_levels: int = 1001, points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+                 evaluated_rewards: Sequence[Any] | None = None) -> None:
         metrics, modes = as_list(metric), as_list(mode)
         if bool(metrics) != bool(modes):
             raise ValueError(f"metric and mode go together; got metric={metric!r} mode={mode!r}")
@@ -86,12 +104,14 @@ class AskTellSearcher(Searcher):
         self.seed, self.log_metrics, self.infeasible_key = seed, tuple(as_list(log_metrics)), infeasible_key
         self.objective_bounds, self.float_levels = objective_bounds, float_levels
         self.space: Space | None = None
-        self.constants: dict[str, Any] = {}
-        self._floats: dict[str, tuple[np.ndarray, bool]] = {}
+        self.layout: Layout | None = None  # where each knob sits in the configs (:mod:`.tune_space`)
+        self.points_to_evaluate, self.evaluated_rewards = _check_points(points_to_evaluate, evaluated_rewards)
+        self._queue: list[tuple[dict, np.ndarray]] = []  # points to evaluate not yet handed out
         if space is not None:
             self._set_space(space)
         self.core: Core | None = None
         self.pending: dict[str, np.ndarray] = {}  # trial id -> cube point
+        self.configs: dict[str, dict] = {}  # trial id -> the config handed out
         self.failed: list[tuple[dict, str]] = []  # (config, reason)
         self.evaluated: list[tuple[dict, dict[str, float], np.ndarray]] = []  # good: config, metrics, objectives
         # good results of trials that stopped below the top rung: config, metrics, objectives, level
@@ -121,12 +141,11 @@ class AskTellSearcher(Searcher):
 
     def _set_space(self, space: Space | Mapping[str, Any]) -> None:
         if isinstance(space, Space):
-            self.space = space
+            self.space, self.layout = space, space_layout(space)
         elif isinstance(space, Mapping):
-            self.space, self.constants, self._floats = from_param_space(space, self.float_levels)
+            self.space, self.layout = from_param_space(space, self.float_levels)
             if self.space is None:
-                raise ValueError(f"space has nothing to search (only constants {sorted(self.constants)}); "
-                                 f"allowed: {ALLOWED}")
+                raise ValueError(f"space has nothing to search (only constants {sorted(space)}); allowed: {ALLOWED}")
         else:
             raise ValueError(f"space must be a coflex_ray Space or a Tune param_space dict, got {type(space).__name__}")
 
@@ -134,76 +153,115 @@ class AskTellSearcher(Searcher):
         """Build the core once the space and the metrics are known; replay buffered warm-start points."""
         if self.core is not None or self.space is None or not self._metric:
             return
+        points = [self._point(p, f"points_to_evaluate[{i}]") for i, p in enumerate(self.points_to_evaluate)]
+        rewards = [self._result(r, f"evaluated_rewards[{i}]") for i, r in enumerate(self.evaluated_rewards or [])]
         objectives = self._objectives()
         self.core = self.make_core(self.space, len(objectives.metrics), objectives.internal_bounds(self.objective_bounds))
         warm, self._warm = self._warm, []
         for parameters, value, error in warm:
             self.add_evaluated_point(parameters, value, error)
+        if self.evaluated_rewards is None:
+            self._queue = points
+        else:
+            for p, result in zip(self.points_to_evaluate, rewards):
+                self.add_evaluated_point(p, result)
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         """Take the Tuner's metric, mode and ``param_space`` where the searcher has none of its own.
 
-        Returns ``False`` (and logs why) when the searcher already has a metric, mode or space and
-        Tune's would differ; Tune then raises if ``config`` has search domains.  Constants of
-        ``config`` are always taken.
+        Tune's metric beside the searcher's own metrics is accepted when it is one of them with the
+        same mode (Tune reports and ranks by it; the searcher keeps optimising all of them).  Tune's
+        ``param_space`` beside the searcher's own space may add constants; search domains that differ
+        from the searcher's return ``False`` (logged), and Tune then raises its "already
+        instantiated with a search space" error.
+
+        Raises:
+            ValueError: Tune's metric is not one of the searcher's, or has another mode (the message
+                says what to write); a ``param_space`` entry that cannot be searched.
         """
-        conflicts = []
-        if metric and self._metric and as_list(metric) != list(self._metric):
-            conflicts.append(f"metric {metric!r} (the searcher's: {self._metric})")
-        if mode and self._mode and as_list(mode) != list(self._mode):
-            conflicts.append(f"mode {mode!r} (the searcher's: {self._mode})")
-        space, constants, floats = from_param_space(config or {}, self.float_levels)
-        if space is not None and self.space is not None and _dims(space) != _dims(self.space):
-            conflicts.append(f"param_space {list(space.keys)} (the searcher's space: {list(self.space.keys)})")
-        if conflicts:
-            logger.warning(f"{type(self).__name__}: Tune's " + " and ".join(conflicts)
-                           + " would replace the searcher's own; kept the searcher's.")
-            return False
-        if metric and not self._metric:
-            self._metric, self._mode = as_list(metric), as_list(mode or "min")
-            self._objectives().internal_bounds(self.objective_bounds)
-        if space is not None and self.space is None:
-            self.space, self._floats = space, floats
-        self.constants = {**self.constants, **constants}
+        self._take_tune_metric(metric, mode)
+        if config:
+            space, layout = from_param_space(config, self.float_levels)
+            if self.space is None:
+                self.space, self.layout = space, layout if space is not None else None
+            else:
+                merged = None
+                if space is None or _same_dims(space, self.space):
+                    from ray.tune.utils.util import merge_dicts
+
+                    merged = _aligned(*from_param_space(merge_dicts(self.layout.template, config), self.float_levels),
+                                      self.space)
+                if merged is None:
+                    logger.warning(f"{type(self).__name__}: Tune's param_space {sorted(config)} would replace the "
+                                   f"searcher's own space {list(self.space.keys)}; kept the searcher's.")
+                    return False
+                self.layout = merged
         self._setup()
         return True
+
+    def _take_tune_metric(self, metric: str | None, mode: str | None) -> None:
+        if not metric:
+            return
+        if not self._metric:
+            self._metric, self._mode = as_list(metric), as_list(mode or "min")
+            self._objectives().internal_bounds(self.objective_bounds)
+            return
+        ours = dict(zip(self._metric, self._mode))
+        names, modes = as_list(metric), as_list(mode)
+        if all(m in ours for m in names) and (not modes or modes == [ours[m] for m in names]):
+            return
+        name = type(self).__name__
+        raise ValueError(
+            f"{name} optimises metric={list(self._metric)} with mode={list(self._mode)}, and Tune's "
+            f"metric={metric!r}, mode={mode!r} (TuneConfig / tune.run) is not one of them: give the objectives "
+            f"to {name} only and leave metric/mode out of TuneConfig, or name one of the searcher's metrics with "
+            f"its mode, e.g. TuneConfig(metric={self._metric[0]!r}, mode={self._mode[0]!r})")
 
     # ------------------------------------------------------------------ Tune loop
     def suggest(self, trial_id: str) -> dict | None:
         if self.core is None:
             raise RuntimeError(f"{type(self).__name__} has no {'search space' if self.space is None else 'metric'} "
                                "yet: pass space=/metric=/mode= or give the Tuner a param_space and metric")
-        start = time.perf_counter()
-        try:
-            points = self.core.ask(1, pending=list(self.pending.values()))
-        finally:
-            self.suggest_time_s += time.perf_counter() - start
-        if not points:
-            return Searcher.FINISHED if self.core.exhausted else None
-        self.pending[trial_id] = points[0]
-        return self._config(points[0])
+        if self._queue:  # points to evaluate first, as given
+            config, x = self._queue.pop(0)
+            self.core.reserve(x)
+        else:
+            start = time.perf_counter()
+            try:
+                points = self.core.ask(1, pending=list(self.pending.values()))
+            finally:
+                self.suggest_time_s += time.perf_counter() - start
+            if not points:
+                return Searcher.FINISHED if self.core.exhausted else None
+            x, config = points[0], self._config(points[0])
+        self.pending[trial_id], self.configs[trial_id] = x, config
+        return copy.deepcopy(config)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """Intermediate results (a multi-step trial's lower rungs) are not used: the trial's last row,
         given to :meth:`on_trial_complete`, supersedes them (see the module docstring)."""
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        x = self.pending.pop(trial_id, None)
+        x, config = self.pending.pop(trial_id, None), self.configs.pop(trial_id, None)
         if x is None:  # unknown trial, or a result after completion: ignored
             logger.debug(f"{type(self).__name__}: ignored a result for trial {trial_id} that is not running")
             return
-        self._record(x, result, error)
+        self._record(x, result, error, config)
 
-    def _record(self, x: np.ndarray, result: Mapping[str, Any] | None, error: bool) -> None:
+    def _record(self, x: np.ndarray, result: Mapping[str, Any] | None, error: bool, config: dict | None = None) -> None:
         objectives = self._objectives()
-        config = self._config(x)
+        config = self._config(x) if config is None else config
         reason = failure_reason(result, error, objectives, self.infeasible_key)
+        # a point run twice (points to evaluate on the same legal point): the core keeps the first result
+        told = to_index(self.space, x) in self.core.results
         if reason:
             self.failed.append((config, reason))
-            self.core.tell(x, failed=True)
+            if not told:
+                self.core.tell(x, failed=True)
             return
         y = objectives.vector(result)
-        self.core.tell(x, y)  # the highest fidelity the trial reached (see the module docstring)
+        if not told:
+            self.core.tell(x, y)  # the highest fidelity the trial reached (see the module docstring)
         metrics = {m: float(result[m]) for m in objectives.metrics}
         level = fidelity_below_top(result)
         if level is not None:
@@ -212,18 +270,14 @@ class AskTellSearcher(Searcher):
             self.evaluated.append((config, metrics, y))
 
     def _config(self, x: np.ndarray) -> dict:
-        from ray.tune.utils.util import unflatten_dict
+        values = self.space.decode(x)
+        return self.layout.config([values[k.name] for k in self.layout.knobs])
 
-        flat = {**self.constants, **self.space.decode(x)}
-        return unflatten_dict(flat) if any("/" in k for k in flat) else flat
-
-    def _encode(self, parameters: Mapping[str, Any]) -> np.ndarray:
-        from ray.tune.utils.util import flatten_dict
-
-        flat = {k: v.item() if isinstance(v, np.generic) else v  # numpy scalars from a dataframe
-                for k, v in flatten_dict(dict(parameters), delimiter="/").items()}
-        flat = {k: snap(v, self._floats[k]) if k in self._floats else v for k, v in flat.items()}
-        return self.space.encode(flat)
+    def _point(self, parameters: Mapping[str, Any], where: str) -> tuple[dict, np.ndarray]:
+        """(the config with ``parameters``' values as given, the cube point of their nearest legal values)."""
+        given, legal = self.layout.values(self.space, parameters, where)
+        x = self.space.encode({k.name: v for k, v in zip(self.layout.knobs, legal)})
+        return self.layout.config(given, given=parameters), x
 
     # ------------------------------------------------------------------ warm start
     def add_evaluated_point(self, parameters: dict, value: Any, error: bool = False, pruned: bool = False,
@@ -231,7 +285,8 @@ class AskTellSearcher(Searcher):
         """Tell the search about a point evaluated elsewhere.
 
         Args:
-            parameters: the config (extra keys, e.g. constants, are ignored).
+            parameters: the config, nested like the space or with ``/``-joined keys (extra keys, e.g.
+                constants, are ignored); every searched value must lie in its domain.
             value: the result: a dict with every metric, a sequence in metric order, or one number
                 for a single metric; ``None`` with ``error``.
             error: the evaluation failed.
@@ -243,14 +298,21 @@ class AskTellSearcher(Searcher):
         if self.core is None:
             self._warm.append((parameters, value, error or pruned))
             return
-        if value is None or isinstance(value, Mapping):
-            result = value
-        else:
-            result = dict(zip(self._metric, np.atleast_1d(np.asarray(value, dtype=float)).tolist()))
-        x = self._encode(parameters)
+        result = self._result(value, "add_evaluated_point")
+        config, x = self._point(parameters, "add_evaluated_point")
         if self.core.is_taken(to_index(self.space, x)):
             return  # already evaluated (or running): keep the first result
-        self._record(x, result, error or pruned)
+        self._record(x, result, error or pruned, config)
+
+    def _result(self, value: Any, where: str) -> Mapping[str, Any] | None:
+        """A result given as a dict, a sequence in metric order or one number, as a dict."""
+        if value is None or isinstance(value, Mapping):
+            return value
+        values = np.atleast_1d(np.asarray(value, dtype=float)).tolist()
+        if len(values) != len(self._metric):
+            raise ValueError(f"{where}: the result {value!r} for metrics {list(self._metric)} needs one value per "
+                             "metric (in their order), or a dict")
+        return dict(zip(self._metric, values))
 
     def add_evaluated_trials(self, trials_or_analysis: Any, metric: Any = None) -> None:
         """Warm start from an earlier run: a ``ResultGrid``, its ``get_dataframe()`` (``config/*`` columns),
@@ -263,14 +325,12 @@ class AskTellSearcher(Searcher):
                           f"{self._metric} are read from every trial", stacklevel=2)
         src = trials_or_analysis
         if isinstance(src, pd.DataFrame):
-            from ray.tune.utils.util import unflatten_dict
-
             if {"fidelity_level", "trial_id"} <= set(src.columns):  # one row per rung: each trial's last
                 src = src.sort_values("fidelity_level", kind="stable").groupby("trial_id", sort=False).tail(1)
 
             cols = [c for c in src.columns if c.startswith("config/")]
             for _, row in src.iterrows():
-                params = unflatten_dict({c[len("config/"):]: row[c] for c in cols})
+                params = {c[len("config/"):]: row[c] for c in cols}  # '/'-joined keys: see tune_space.lookup
                 self.add_evaluated_point(params, row.to_dict())
             return
         if hasattr(src, "get_dataframe") and hasattr(src, "__getitem__") and not hasattr(src, "trials"):  # ResultGrid
@@ -310,13 +370,42 @@ class AskTellSearcher(Searcher):
         self.__dict__.update(state)
 
     def save(self, checkpoint_path: str) -> None:
+        from ray import cloudpickle  # a tune.sample_from function in the searcher's own space is a lambda
+
         with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.get_state(), f)
+            cloudpickle.dump(self.get_state(), f)
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
             self.set_state(pickle.load(f))
 
 
-def _dims(space: Space) -> list[tuple[str, tuple]]:
-    return [(d.name, d.values) for d in space.dims]
+def _same_dims(a: Space, b: Space) -> bool:
+    return {d.name: d.values for d in a.dims} == {d.name: d.values for d in b.dims}
+
+
+def _aligned(space: Space | None, layout: Layout, target: Space) -> Layout | None:
+    """``layout`` with its knobs in the order of ``target``'s dimensions, or ``None`` if their names and
+    legal values differ."""
+    if space is None or not _same_dims(space, target):
+        return None
+    by_name = {k.name: k for k in layout.knobs}
+    return Layout(layout.template, tuple(by_name[d.name] for d in target.dims), layout.derived)
+
+
+def _check_points(points: Any, rewards: Any) -> tuple[list[dict], list | None]:
+    """``points_to_evaluate`` and ``evaluated_rewards`` as lists, checked for shape (the values are checked
+    against the space once it is known)."""
+    if points is None:
+        points = []
+    if isinstance(points, Mapping) or not isinstance(points, Sequence):
+        raise ValueError(f"points_to_evaluate must be a list of configs (dicts), got {type(points).__name__}")
+    for i, p in enumerate(points):
+        if not isinstance(p, Mapping):
+            raise ValueError(f"points_to_evaluate[{i}] must be a config dict, got {p!r}")
+    if rewards is None:
+        return list(points), None
+    if isinstance(rewards, (Mapping, str)) or not isinstance(rewards, Sequence) or len(rewards) != len(points):
+        raise ValueError(f"evaluated_rewards must be a list with one result per point of points_to_evaluate "
+                         f"({len(points)}), got {rewards!r}")
+    return list(points), list(rewards)

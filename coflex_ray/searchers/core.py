@@ -106,6 +106,16 @@ class Core:
         self.Y.append(y)
         self.results[idx] = y
 
+    def reserve(self, x: np.ndarray) -> bool:
+        """Count the point ``x`` as being evaluated though the core did not ask it (a point the user
+        chose to run first); ``False`` if it was taken already."""
+        idx = to_index(self.space, np.asarray(x))
+        if idx in self.taken:
+            return False
+        self.taken.add(idx)
+        self.outstanding.append(idx)
+        return True
+
     @property
     def exhausted(self) -> bool:
         """Every legal point of the space is taken."""
@@ -145,6 +155,9 @@ class Core:
 class ModelCore(Core):
     """A model-based core: a Sobol initial design, then batches from :meth:`propose`.
 
+    Points already taken at the first batch (warm starts, points reserved to run first) count towards
+    the ``n_init`` points of the initial design.
+
     Until ``n_init`` points are told (and at least two of them good), no model is fitted: the core
     waits for the initial design, then fills in uniformly random untried points.  When
     :meth:`propose` raises (a model that cannot be fitted), the batch falls back to random points
@@ -169,8 +182,9 @@ class ModelCore(Core):
         raise NotImplementedError
 
     def next_batch(self, running: list[Index]) -> list[Index] | None:
-        if self.n_batches == 0:
-            batch = initial_design(self.space, self.n_init, self.rng)
+        if self.n_batches == 0 and len(self.taken) < self.n_init:
+            # points told or reserved before the first batch (warm starts, points to evaluate) count
+            batch = initial_design(self.space, self.n_init - len(self.taken), self.rng)
         elif len(self.X) + len(self.failed) < self.n_init or len(self.X) < 2:
             if running:
                 return None  # the initial design is still running

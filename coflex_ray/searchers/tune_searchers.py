@@ -60,7 +60,13 @@ class CoflexSearch(AskTellSearcher):
             metric or ``{metric: (lo, hi)}``; ``None`` (default): the current observed front's.
         infeasible_key: a result whose value under this key is false counts as failed; ``None``: no
             such flag.  Default ``"feasible"``.
-        float_levels: legal values per ``tune.uniform`` / ``tune.loguniform`` knob.  Default 1001.
+        float_levels: legal values per ``tune.uniform`` / ``tune.loguniform`` knob (at most that many per
+            ``tune.lograndint`` / ``qlograndint`` / ``qloguniform`` knob).  Default 1001.
+        points_to_evaluate: configs to run first, exactly as given (they count in ``num_samples`` and
+            in the initial design); each must lie in the space.  Default none.
+        evaluated_rewards: known results of ``points_to_evaluate`` (one per point: a dict of the
+            metrics, a list in metric order, or a number for one metric): the points are told, not
+            run.  Default none.
         **overrides: any :class:`.coflex.CoflexOptions` field as a keyword (``n_init=6``),
             replacing that field of ``options``.
 
@@ -96,7 +102,8 @@ class BoTorchMOSearch(AskTellSearcher):
         raw_samples: initial points of BoTorch's ``optimize_acqf_mixed_alternating``.  Default 256.
         num_restarts: its restarts; 0 scores the candidate set only.  Default 4.
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (``None``: frozen from the initial
-            design), ``infeasible_key``, ``float_levels`` of :class:`.adapter.AskTellSearcher`.
+            design), ``infeasible_key``, ``float_levels``, ``points_to_evaluate``, ``evaluated_rewards``
+            of :class:`.adapter.AskTellSearcher`.
 
     Raises:
         ValueError: an unknown ``acquisition`` or an option out of range.
@@ -127,8 +134,8 @@ class NSGA2Search(AskTellSearcher):
         space, metric, mode: the search space and objectives, as for every Tune searcher; see
             :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
         pop_size: individuals per generation.  Default 20.
-        **kwargs: ``seed``, ``log_metrics``, ``infeasible_key``, ``float_levels`` of
-            :class:`.adapter.AskTellSearcher`.
+        **kwargs: ``seed``, ``log_metrics``, ``infeasible_key``, ``float_levels``, ``points_to_evaluate``,
+            ``evaluated_rewards`` of :class:`.adapter.AskTellSearcher`.
 
     Raises:
         ValueError: ``pop_size < 2`` or ``objective_bounds`` given (selection is rank-based).

@@ -1,7 +1,9 @@
-"""Real Tuner runs: the plain user script of the README and a HyperOpt search on raw metrics."""
+"""Real Tuner runs: the plain user script of the README, a HyperOpt search on raw metrics, and the shape of
+the configs a trainable receives from CoflexSearch."""
 
 from __future__ import annotations
 
+import ast
 import math
 
 import numpy as np
@@ -102,3 +104,53 @@ def test_hyperopt_optimises_the_scalarisation_of_raw_metrics(ray_session, tmp_pa
 
     losses = sorted(t["result"]["loss"] for t in inner._hpopt_trials.trials if t["result"].get("status") == "ok")
     assert np.allclose(losses, sorted(expected(r) for _, r in df.iterrows()))
+
+
+@pytest.mark.slow
+def test_tuner_hands_the_trainable_the_param_space_shape(ray_session, tmp_path):
+    # nested dicts, a list and a tuple of domains and constants, a '/' key, sample_from, a point to run
+    # first and TuneConfig's metric beside the searcher's: what the trainable receives
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    from coflex_ray import CoflexSearch
+
+    def trainable(config):
+        import math
+
+        (depth, act, _), (_, beta) = config["layers"], config["opt"]["betas"]
+        err = float("nan") if depth == 1 else 1 / config["width"] + abs(math.log10(config["opt"]["lr"]) + 2) + beta
+        tune.report({"err": err, "edp": config["width"] * depth * (2 if act == "gelu" else 1), "seen": repr(config)})
+
+    param_space = {"width": tune.choice([16, 32, 64]),
+                   "layers": [tune.randint(1, 4), tune.choice(["relu", "gelu"]), 3],
+                   "opt": {"lr": tune.loguniform(1e-4, 1e-1), "betas": (0.9, tune.quniform(0.9, 0.99, 0.01))},
+                   "opt/wd": tune.qloguniform(1e-4, 1e-1, 1e-4),
+                   "scale": tune.sample_from(lambda config: config["width"] * 2),
+                   "tag": "v1", "consts": [1, 2]}
+    point = {"width": 32, "layers": [2, "relu", 3], "opt": {"lr": 1e-3, "betas": (0.9, 0.95)}, "opt/wd": 1e-3}
+    searcher = CoflexSearch(metric=["err", "edp"], mode=["min", "min"], points_to_evaluate=[point], seed=0,
+                            n_init=4, batch_size=2, n_candidates=128)
+    grid = tune.Tuner(trainable, param_space=param_space,
+                      tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), metric="err", mode="min",
+                                                  num_samples=6, reuse_actors=True),
+                      run_config=tune.RunConfig(storage_path=str(tmp_path), name="shape", verbose=0)).fit()
+
+    assert len(grid) == 6 and not grid.errors
+    seen = [ast.literal_eval(grid[i].metrics["seen"]) for i in range(len(grid))]  # no domain object would parse
+    assert {**point, "scale": 64, "tag": "v1", "consts": [1, 2]} in seen  # the point, exactly as given
+    for cfg in seen:
+        assert list(cfg) == list(param_space) and list(cfg["opt"]) == ["lr", "betas"]
+        depth, act, three = cfg["layers"]
+        assert type(cfg["layers"]) is list and depth in (1, 2, 3) and act in ("relu", "gelu") and three == 3
+        assert type(cfg["opt"]["betas"]) is tuple and cfg["opt"]["betas"][0] == 0.9
+        assert 0.9 <= cfg["opt"]["betas"][1] <= 0.99 and 1e-4 <= cfg["opt"]["lr"] <= 0.1
+        assert 1e-4 <= cfg["opt/wd"] <= 0.1 and cfg["scale"] == 2 * cfg["width"]  # sample_from filled in by Tune
+        assert cfg["tag"] == "v1" and cfg["consts"] == [1, 2]
+    df = grid.get_dataframe()
+    assert len(searcher.failed) == int(df["err"].isna().sum()) and len(searcher.evaluated) + len(searcher.failed) == 6
+    assert grid.get_best_result().metrics["err"] == df["err"].min()  # TuneConfig's metric ranks the results
+    restored = CoflexSearch()  # the searcher state Tune saved restores into a fresh searcher
+    restored.restore_from_dir(str(tmp_path / "shape"))
+    assert len(restored.core.results) == 6 and [c for c, _ in restored.pareto_front()] == \
+        [c for c, _ in searcher.pareto_front()]
