@@ -23,7 +23,9 @@ It does what Tune's searcher contract needs and no optimiser cares about:
   ``ResultGrid`` or a results dataframe of an earlier run).
 * **Checkpoints**: ``save``/``restore`` pickle the whole state (core included); the searcher itself
   pickles, and a restored searcher continues identically.
-* **Pareto set out**: :meth:`pareto_front` (final-fidelity results only).
+* **Pareto set out**: :meth:`pareto_front` (final-fidelity results only: below the top
+  ``fidelity_level``, or, in a plain Tune script with a scheduler, below the ``training_iteration``
+  that full-length trials reach, a result is a low-fidelity one; see :meth:`AskTellSearcher.full_length`).
 * **Fidelity** (multi-step trials, see :mod:`coflex_ray.fidelity`): a trial that reports once per
   rung carries ``fidelity_level`` (1..L) and ``fidelity_max_level`` (L) in every row.  The core is
   told one result per trial, the **last row the trial reported** (Tune hands it to
@@ -116,6 +118,8 @@ class AskTellSearcher(Searcher):
         self.evaluated: list[tuple[dict, dict[str, float], np.ndarray]] = []  # good: config, metrics, objectives
         # good results of trials that stopped below the top rung: config, metrics, objectives, level
         self.low_fidelity: list[tuple[dict, dict[str, float], np.ndarray, int]] = []
+        # Tune's training_iteration of each evaluated result (None where none was reported)
+        self.iterations: list[int | None] = []
         self._warm: list[tuple[Any, Any, bool]] = []  # warm-start points waiting for the space/metric
         self.suggest_time_s = 0.0
         self._setup()
@@ -268,6 +272,8 @@ class AskTellSearcher(Searcher):
             self.low_fidelity.append((config, metrics, y, level))
         else:
             self.evaluated.append((config, metrics, y))
+            it = result.get("training_iteration")
+            self.iterations.append(int(it) if isinstance(it, (int, np.integer)) else None)
 
     def _config(self, x: np.ndarray) -> dict:
         values = self.space.decode(x)
@@ -350,12 +356,27 @@ class AskTellSearcher(Searcher):
         in every metric and better in one); ties are all kept (configs with equal metric values are
         all on the front), in the order they were evaluated.
         """
-        if not self.evaluated:
+        full = self.full_length()
+        if not len(full):
             return []
-        Y = np.array([y for _, _, y in self.evaluated])
-        keep = np.flatnonzero(nondominated(Y, keep_ties=True))
-        keep = keep[np.argsort(Y[keep, 0], kind="stable")]
+        Y = np.array([self.evaluated[i][2] for i in full])
+        keep = full[np.flatnonzero(nondominated(Y, keep_ties=True))]
+        keep = keep[np.argsort([self.evaluated[i][2][0] for i in keep], kind="stable")]
         return [(self.evaluated[i][0], self.evaluated[i][1]) for i in keep]
+
+    def full_length(self) -> np.ndarray:
+        """Indices into :attr:`evaluated` of the results of full-length trials.
+
+        A trial that a Tune scheduler (ASHA, HyperBand, median stopping) stopped early ends with a
+        ``training_iteration`` below that of the trials that ran to the end; such a result is a
+        low-fidelity one and stays out of :meth:`pareto_front`, as a ``fidelity_level`` below the
+        top does.  Without iterations (warm starts, single-report trials) every result counts.
+        """
+        its = getattr(self, "iterations", [])
+        its = its + [None] * (len(self.evaluated) - len(its))
+        known = [i for i in its if i is not None]
+        top = max(known) if known else None
+        return np.array([k for k, i in enumerate(its) if top is None or i is None or i >= top], dtype=int)
 
     @property
     def n_fallbacks(self) -> int:

@@ -53,7 +53,7 @@ def hypervolume(Y: np.ndarray, ref: Sequence[float]) -> float:
 
 
 def pareto_results(results: Any, metric: Sequence[str] | str, mode: Sequence[str] | str,
-                   infeasible_key: str | None = "feasible") -> "Any":
+                   infeasible_key: str | None = "feasible", full_length_only: bool = True) -> "Any":
     """The non-dominated trials of a run, as rows of its result table.
 
     Args:
@@ -63,6 +63,10 @@ def pareto_results(results: Any, metric: Sequence[str] | str, mode: Sequence[str
         mode: ``"min"`` or ``"max"`` per objective.
         infeasible_key: rows whose column of this name is false are left out (if the column exists);
             ``None`` keeps every row.
+        full_length_only: leave out trials a scheduler stopped early: rows below the top
+            ``fidelity_level`` (multi-step trials of this package), else rows whose
+            ``training_iteration`` is below the largest in the table (ASHA, HyperBand, median
+            stopping in a plain Tune script).  Default ``True``.
 
     Returns:
         The rows (all columns, ``config/*`` included) that are finite in every objective, feasible
@@ -88,6 +92,11 @@ def pareto_results(results: Any, metric: Sequence[str] | str, mode: Sequence[str
     ok = np.all(np.isfinite(Y), axis=1)
     if infeasible_key and infeasible_key in df.columns:
         ok &= df[infeasible_key].fillna(False).astype(bool).to_numpy()
+    if full_length_only and {"fidelity_level", "fidelity_max_level"} <= set(df.columns):
+        ok &= (df["fidelity_level"] == df["fidelity_max_level"]).to_numpy()
+    elif full_length_only and "training_iteration" in df.columns and len(df):
+        it = pd.to_numeric(df["training_iteration"], errors="coerce")
+        ok &= (it.isna() | (it >= it.max())).to_numpy()
     rows = np.flatnonzero(ok)
     front = df.iloc[rows[nondominated(Y[rows], keep_ties=True)]]
     return front.sort_values(metrics[0], ascending=modes[0] == "min", kind="stable")

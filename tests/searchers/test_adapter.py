@@ -265,3 +265,27 @@ def test_malformed_points_and_rewards_are_refused_at_once():
         NSGA2Search(PARAMS, **MO, points_to_evaluate=POINTS, evaluated_rewards=[[0.1, 0.2]])
     with pytest.raises(ValueError, match=r"evaluated_rewards\[0\]: the result 1.0 for metrics \['f1', 'f2'\]"):
         NSGA2Search(PARAMS, **MO, points_to_evaluate=POINTS[:1], evaluated_rewards=[1.0])
+
+
+@each_searcher
+def test_trials_a_scheduler_stopped_early_stay_out_of_the_pareto_front(make):
+    """A plain Tune script with ASHA: results are told with Tune's training_iteration; a trial stopped
+    below the iteration full-length trials reach is a low-fidelity result, never on the front, even
+    where it would dominate (no fidelity_level columns needed)."""
+    from coflex_ray import pareto_results
+
+    s = make(space=PARAMS, **MO)
+    rows = []
+    for t in range(8):
+        cfg = s.suggest(str(t))
+        full = t % 2 == 0
+        res = {**f(cfg), "training_iteration": 4 if full else 1}
+        if not full:  # stopped after one step: looks better than every full-length trial
+            res = {**res, "f1": -1.0, "f2": -1.0}
+        s.on_trial_complete(str(t), res)
+        rows.append({**res, "trial_id": str(t)})
+    front = s.pareto_front()
+    assert front and all(m["f1"] >= 0 for _, m in front)
+    table = pd.DataFrame(rows)
+    assert set(pareto_results(table, ["f1", "f2"], ["min", "min"])["training_iteration"]) == {4}
+    assert (pareto_results(table, ["f1", "f2"], ["min", "min"], full_length_only=False)["f1"] == -1.0).all()

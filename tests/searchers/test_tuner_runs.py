@@ -154,3 +154,35 @@ def test_tuner_hands_the_trainable_the_param_space_shape(ray_session, tmp_path):
     restored.restore_from_dir(str(tmp_path / "shape"))
     assert len(restored.core.results) == 6 and [c for c, _ in restored.pareto_front()] == \
         [c for c, _ in searcher.pareto_front()]
+
+
+@pytest.mark.slow
+def test_asha_in_a_plain_tune_script_keeps_stopped_trials_off_the_front(ray_session, tmp_path):
+    """Tune's own ASHAScheduler on a 4-step trainable that reports no fidelity columns: the trials it
+    stopped early are known to the searcher from Tune's training_iteration and stay off its front."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import ConcurrencyLimiter
+
+    from coflex_ray import CoflexSearch, pareto_results
+
+    def trainable(config):
+        for step in range(1, 5):
+            tune.report({"err": config["x"] + 1.0 / step, "edp": 2.0 - config["x"] + config["y"] / step})
+
+    searcher = CoflexSearch(metric=["err", "edp"], mode=["min", "min"], seed=0, n_init=4, batch_size=2,
+                            n_candidates=128)
+    grid = tune.Tuner(trainable, param_space={"x": tune.uniform(0, 1), "y": tune.uniform(0, 1)},
+                      tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), num_samples=12,
+                                                  reuse_actors=True,
+                                                  scheduler=ASHAScheduler(metric="err", mode="min", max_t=4,
+                                                                          grace_period=1, reduction_factor=2)),
+                      run_config=tune.RunConfig(storage_path=str(tmp_path), name="asha", verbose=0)).fit()
+    df = grid.get_dataframe()
+    stopped = set(df.loc[df["training_iteration"] < 4, "trial_id"])
+    assert stopped and len(stopped) < len(df)  # ASHA stopped some trials, others ran to the end
+    front = searcher.pareto_front()
+    full = df[df["training_iteration"] == 4]
+    full_configs = {(round(r["config/x"], 9), round(r["config/y"], 9)) for _, r in full.iterrows()}
+    assert front and all((round(c["x"], 9), round(c["y"], 9)) in full_configs for c, _ in front)
+    assert set(pareto_results(grid, ["err", "edp"], ["min", "min"])["training_iteration"]) == {4}
