@@ -127,7 +127,7 @@ def test_study_on_two_nodes_survives_losing_the_worker(tmp_path):
     with _two_nodes() as env:
         try:
             out, bounds = tmp_path / "out", tmp_path / "bounds.json"
-            bounds.write_text(json.dumps({"err": [14.0, 24.0], "log10_edp": [0.5, 5.5]}))  # skips the probe
+            bounds.write_text(json.dumps({"err": [54.7, 82.9], "log10_edp": [-1.2, 1.13]}))  # SSS x zigzag-fixed
             cmd = [sys.executable, str(ROOT / "experiments" / "sss.py"), "--searchers", "random", "coflex",
                    "--seeds", "0", "--budget", str(BUDGET), "--n-init", "3", "--bounds", str(bounds), "--out",
                    str(out), "--address", f"127.0.0.1:{PORT}"]
@@ -173,7 +173,7 @@ def test_parallel_runs_keep_both_nodes_busy_with_different_runs(tmp_path):
     runs' trials must overlap in time on different nodes (a sequential study could never do that)."""
     with _two_nodes() as env:
         out, bounds = tmp_path / "out", tmp_path / "bounds.json"
-        bounds.write_text(json.dumps({"err": [14.0, 24.0], "log10_edp": [0.5, 5.5]}))  # skips the probe
+        bounds.write_text(json.dumps({"err": [54.7, 82.9], "log10_edp": [-1.2, 1.13]}))  # SSS x zigzag-fixed
         proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "sss.py"), "--searchers", "random",
                                "coflex", "--seeds", "0", "--budget", "8", "--n-init", "3", "--concurrency", "1",
                                "--parallel-runs", "2", "--bounds", str(bounds), "--out", str(out), "--address",

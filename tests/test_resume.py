@@ -26,7 +26,7 @@ def _completed(out: Path) -> int:
 @pytest.mark.slow
 def test_sigkill_then_resume_keeps_every_trial_and_reaches_the_budget(tmp_path):
     out, bounds = tmp_path / "out", tmp_path / "bounds.json"
-    bounds.write_text(json.dumps({"err": [14.0, 24.0], "log10_edp": [0.5, 5.5]}))  # skips the probe
+    bounds.write_text(json.dumps({"err": [54.7, 82.9], "log10_edp": [-1.2, 1.13]}))  # SSS x zigzag-fixed
     cmd = [sys.executable, str(ROOT / "experiments" / "sss.py"), "--searchers", "coflex", "--seeds", "0",
            "--budget", str(BUDGET), "--n-init", "4", "--bounds", str(bounds), "--out", str(out)]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -128,7 +128,8 @@ def test_ctrl_c_stops_the_study_and_resume_finishes_it_exactly(tmp_path):
     done = subprocess.run(_sss(*flags, "--resume"), capture_output=True, text=True, timeout=900, env=ENV)
     assert done.returncode == 0, done.stderr[-3000:]
     df = pd.read_parquet(out / "results.parquet")
-    assert df.groupby(["searcher", "seed"])["trial_id"].nunique().eq(12).all() and df["trial_id"].is_unique
+    per_run = df.groupby(["searcher", "seed"])["trial_id"]
+    assert per_run.nunique().eq(12).all() and per_run.size().eq(12).all()  # (random's ids repeat across runs)
     files = {p: p.read_bytes() for p in sorted((out / "runs").glob("*.parquet"))}
     assert len(files) == 4
     again = subprocess.run(_sss(*flags, "--resume"), capture_output=True, text=True, timeout=900, env=ENV)

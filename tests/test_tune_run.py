@@ -53,7 +53,7 @@ def test_sss_bad_nats_path_fails_cleanly(tmp_path):
     (["--searchers", "coflex", "smac"], "unknown searcher 'smac'"),
     (["--budget", "5", "--n-init", "10"], "--budget 5 is smaller than --n-init 10"),
     (["--fidelity", "maestro"], "unknown fidelity 'maestro'"),
-    (["--trial-timeout", "-1"], "--trial-timeout -1.0 must be >= 0"),
+    (["--trial-timeout", "-1"], "--trial-timeout -1 is not allowed; allowed: 0 to"),
     (["--network-evaluator", "oracle"], "unknown --network-evaluator 'oracle'; allowed: surrogate, proxy, params"),
     (["--network-evaluator", "surrogate", "--dataset", "cifar10"],
      "'surrogate' exists for dataset ImageNet16-120 only"),
