@@ -19,6 +19,10 @@ It does what Tune's searcher contract needs and no optimiser cares about:
   trial is ignored.
 * **Failures** (:mod:`.failures`): an error, a missing/NaN/infinite objective or an infeasible flag
   marks the point failed; the reasons are kept in ``failed``.
+* **Outcome constraints**: ``constraints={metric: (op, bound)}`` (``op`` ``"<="`` or ``">="``,
+  :func:`.normalise.check_constraints`); every constrained metric must be reported (missing or
+  non-finite: a failed trial).  A result that violates a constraint is not a failure: the core is
+  told its objectives and constraint values, and it stays off :meth:`pareto_front`.
 * **Warm starts**: :meth:`add_evaluated_point` / :meth:`add_evaluated_trials` (Trials, a
   ``ResultGrid`` or a results dataframe of an earlier run).
 * **Checkpoints**: ``save``/``restore`` pickle the whole state (core included); the searcher itself
@@ -55,7 +59,7 @@ from ..spaces import Space
 from .candidates import to_index
 from .core import Core, ModelCore
 from .failures import failure_reason, fidelity_below_top
-from .normalise import Objectives, as_list
+from .normalise import Objectives, as_list, check_constraints
 from .pareto import nondominated
 from .tune_space import ALLOWED, Layout, from_param_space, space_layout
 
@@ -84,10 +88,14 @@ class AskTellSearcher(Searcher):
         evaluated_rewards: the results of ``points_to_evaluate`` known already, one per point (a dict
             of the metrics, a list in metric order, or a number for one metric): the points are told
             to the search and not run.
+        constraints: outcome constraints ``{metric: (op, bound)}``, ``op`` ``"<="`` or ``">="``, e.g.
+            ``{"latency_ms": ("<=", 10.0)}``; each metric must be reported by the trainable (it may
+            also be an objective, and be in ``log_metrics``).  A result that violates one is
+            infeasible: modelled, but kept off the Pareto front.  ``None`` or ``{}``: none.
 
     Raises:
         ValueError: ``metric`` without ``mode`` (or the reverse), a bad mode, malformed
-            ``objective_bounds``, a space that cannot be searched, or malformed
+            ``objective_bounds`` or ``constraints``, a space that cannot be searched, or malformed
             ``points_to_evaluate`` / ``evaluated_rewards`` (a point outside the space is named once
             the space is known).
     """
@@ -96,12 +104,15 @@ class AskTellSearcher(Searcher):
                  mode: str | Sequence[str] | None = None, *, seed: int = 0, log_metrics: Sequence[str] = (),
                  objective_bounds: Any = None, infeasible_key: str | None = "feasible",
                  float_levels: int = 1001, points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-                 evaluated_rewards: Sequence[Any] | None = None) -> None:
+                 evaluated_rewards: Sequence[Any] | None = None, constraints: Mapping[str, Any] | None = None
+                 ) -> None:
         metrics, modes = as_list(metric), as_list(mode)
         if bool(metrics) != bool(modes):
             raise ValueError(f"metric and mode go together; got metric={metric!r} mode={mode!r}")
+        self.constraints = check_constraints(constraints)
         if metrics:  # validate now, not inside Tuner.fit()
-            Objectives(tuple(metrics), tuple(modes), tuple(as_list(log_metrics))).internal_bounds(objective_bounds)
+            Objectives(tuple(metrics), tuple(modes), tuple(as_list(log_metrics)),
+                       constraints=self.constraints).internal_bounds(objective_bounds)
         super().__init__(metric=metrics or None, mode=modes or None)
         self.seed, self.log_metrics, self.infeasible_key = seed, tuple(as_list(log_metrics)), infeasible_key
         self.objective_bounds, self.float_levels = objective_bounds, float_levels
@@ -126,8 +137,13 @@ class AskTellSearcher(Searcher):
 
     # ------------------------------------------------------------------ for subclasses
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> Core:
-        """The core for this searcher (``bounds``: on the minimised scale, or ``None``)."""
+        """The core for this searcher (``bounds``: on the minimised scale, or ``None``); it takes
+        :meth:`core_constraints` as its ``constraints``."""
         raise NotImplementedError
+
+    def core_constraints(self) -> tuple[tuple[float, float], ...]:
+        """The outcome constraints as the cores take them: ``(sign, bound)`` on the model scale."""
+        return self._objectives().constraint_specs()
 
     def set_objective_bounds(self, objective_bounds: Any) -> None:
         """Fixed normalisation bounds in reported units (as the constructor's ``objective_bounds``),
@@ -141,7 +157,8 @@ class AskTellSearcher(Searcher):
 
     # ------------------------------------------------------------------ set-up
     def _objectives(self) -> Objectives:
-        return Objectives(tuple(self._metric), tuple(self._mode), self.log_metrics)
+        return Objectives(tuple(self._metric), tuple(self._mode), self.log_metrics,
+                          constraints=getattr(self, "constraints", ()))
 
     def _set_space(self, space: Space | Mapping[str, Any]) -> None:
         if isinstance(space, Space):
@@ -264,9 +281,12 @@ class AskTellSearcher(Searcher):
                 self.core.tell(x, failed=True)
             return
         y = objectives.vector(result)
-        if not told:
-            self.core.tell(x, y)  # the highest fidelity the trial reached (see the module docstring)
-        metrics = {m: float(result[m]) for m in objectives.metrics}
+        if not told:  # the highest fidelity the trial reached (see the module docstring)
+            if objectives.constraints:
+                self.core.tell(x, y, c=objectives.constraint_values(result))
+            else:
+                self.core.tell(x, y)
+        metrics = {m: float(result[m]) for m in dict.fromkeys(objectives.metrics + objectives.constraint_metrics)}
         level = fidelity_below_top(result)
         if level is not None:
             self.low_fidelity.append((config, metrics, y, level))
@@ -352,11 +372,15 @@ class AskTellSearcher(Searcher):
     def pareto_front(self) -> list[tuple[dict, dict[str, float]]]:
         """The non-dominated evaluated points: ``(config, {metric: value})`` pairs, by the first metric.
 
-        Every evaluated point not strictly dominated by another one (no other is at least as good
-        in every metric and better in one); ties are all kept (configs with equal metric values are
-        all on the front), in the order they were evaluated.
+        Every feasible evaluated point (meeting every outcome constraint) not strictly dominated by
+        another feasible one (no other is at least as good in every metric and better in one); ties
+        are all kept (configs with equal metric values are all on the front), in the order they were
+        evaluated.  The metric dicts hold the constrained metrics too.
         """
         full = self.full_length()
+        if getattr(self, "constraints", ()) and len(full):
+            objectives = self._objectives()
+            full = full[[objectives.satisfied(self.evaluated[i][1]) for i in full]]
         if not len(full):
             return []
         Y = np.array([self.evaluated[i][2] for i in full])

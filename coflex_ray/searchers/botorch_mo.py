@@ -31,6 +31,13 @@ so the comparison isolates the model and the acquisition:
   probability that the batch is feasible, the constrained-EI rule of Gardner et al. (ICML 2014).
   BoTorch's own outcome constraints need a constraint value at every observation, which a failed
   trial does not report.
+* **Outcome constraints** (``constraints``, :mod:`.core`): each constraint's violation
+  ``sign * (value - bound)`` becomes an extra output of the GP (standardised with the objectives),
+  and BoTorch's outcome constraints (``constraints=`` callables, feasible where ``<= 0``) weight
+  every acquisition by the probability of feasibility; the acquisition's objective keeps the
+  objective outputs only.  qNEHVI and qNParEGO/qNEI take their baseline front from the feasible
+  samples; qEHVI partitions the posterior means of the feasible observations (all of them while
+  none is feasible).
 
 ``BoTorchCore`` is the optimiser (ask/tell, no Ray); ``BoTorchMOSearch`` (:mod:`.tune_searchers`) is its
 Ray Tune searcher.
@@ -48,6 +55,7 @@ from botorch.acquisition import AcquisitionFunction
 from ..spaces import Space
 from .core import ModelCore
 from .models import DTYPE, fit_exact_gp, log_prob_feasible
+from .normalise import violation
 from .pareto import REF
 
 ACQUISITIONS = ("qnehvi", "qehvi", "qnparego")
@@ -103,12 +111,15 @@ class BoTorchCore(ModelCore):
         mc_samples: quasi-MC samples of the acquisition.
         raw_samples, num_restarts: of ``optimize_acqf_mixed_alternating``; ``num_restarts=0`` scores
             the candidate set only (``optimize_acqf_discrete``).
+        constraints: outcome constraints ``[(sign, bound), ...]`` on the model scale (:mod:`.core`).
     """
 
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, acquisition: str = "qnehvi", n_init: int = 10,
                  batch_size: int = 4, bounds: np.ndarray | None = None, n_candidates: int = 1024,
-                 mc_samples: int = 128, raw_samples: int = 256, num_restarts: int = 4) -> None:
-        super().__init__(space, n_obj, seed, n_init=n_init, batch_size=batch_size, bounds=bounds)
+                 mc_samples: int = 128, raw_samples: int = 256, num_restarts: int = 4,
+                 constraints=()) -> None:
+        super().__init__(space, n_obj, seed, n_init=n_init, batch_size=batch_size, bounds=bounds,
+                         constraints=constraints)
         check_acquisition(acquisition)
         self.acquisition, self.n_candidates, self.mc_samples = acquisition, n_candidates, mc_samples
         self.raw_samples, self.num_restarts = raw_samples, num_restarts
@@ -165,6 +176,7 @@ class BoTorchCore(ModelCore):
         from botorch.sampling import SobolQMCNormalSampler
         from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
         from botorch.utils.multi_objective.scalarization import get_chebyshev_scalarization
+        from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
         from botorch.utils.sampling import sample_simplex
 
         X, Y = self.observed()
@@ -175,11 +187,13 @@ class BoTorchCore(ModelCore):
         C = self.candidates(self.n_candidates)
         if len(C) == 0:
             return []
-        m = Y.shape[1]
+        m, k = Y.shape[1], len(self.constraints)
+        if k:  # the constraints' violations as extra outputs (feasible where <= 0)
+            target = np.hstack([target, violation(self.constraint_values(), self.constraints)])
         tx, ty = torch.tensor(X, dtype=DTYPE), torch.tensor(target, dtype=DTYPE)
         mu, sd = ty.mean(0), ty.std(0).clamp_min(1e-9)
         model = fit_exact_gp(X, ((ty - mu) / sd).numpy(), cat_dims=self.cat_dims)
-        ref = ((torch.full((m,), -REF, dtype=DTYPE)) - mu) / sd  # fixed reference, in the model's scale
+        ref = ((torch.full((m,), -REF, dtype=DTYPE)) - mu[:m]) / sd[:m]  # fixed reference, in the model's scale
         pending = torch.tensor(pending, dtype=DTYPE) if len(pending) else None
         sampler = SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=self.seed + self.n_batches)
         feas = self.feasibility(X)
@@ -187,35 +201,44 @@ class BoTorchCore(ModelCore):
         # candidates scored per call: each one carries a joint posterior over the n baseline points
         # (about 8 (n + q)^2 bytes), so BoTorch's default of 2048 needs 16 GB at n = 1000
         chunk = max(8, min(2048, int(2e8 // (len(X) + n) ** 2)))
+        # outcome constraints on the model's standardised outputs: output m + i is feasible where <= 0
+        cons = dict(constraints=[lambda Z, j=m + i, t=float(mu[m + i] / sd[m + i]): Z[..., j] + t for i in range(k)]) \
+            if k else {}
+        ok = self.feasible()
+        tf = tx[torch.as_tensor(ok)] if k and ok.any() else tx  # the feasible observations, when any
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if m == 1:  # one metric: every acquisition is the (noisy, log) expected improvement
+                obj = dict(objective=GenericMCObjective(lambda Z, X=None: Z[..., 0])) if k else {}
                 acq = qLogNoisyExpectedImprovement(model, X_baseline=tx, sampler=sampler, X_pending=pending,
-                                                   prune_baseline=True)
+                                                   prune_baseline=True, **obj, **cons)
                 return [c.numpy() for c in self.optimise(feasibility_weighted(acq, feas), n, choices, chunk)]
             if self.acquisition == "qnparego":
                 picked: list[torch.Tensor] = []
                 for _ in range(n):
                     w = sample_simplex(m, dtype=DTYPE).squeeze(0)
                     with torch.no_grad():
-                        pred = model.posterior(tx).mean
+                        pred = model.posterior(tf).mean[..., :m]
                     scal = get_chebyshev_scalarization(w, pred)
                     extra = torch.stack(picked) if picked else None
                     pend = torch.cat([t for t in (pending, extra) if t is not None]) if (pending is not None or extra is not None) else None
                     acq = qLogNoisyExpectedImprovement(model, X_baseline=tx, sampler=sampler,
-                                                       objective=GenericMCObjective(lambda Z, X=None, s=scal: s(Z)),
-                                                       X_pending=pend, prune_baseline=True)
+                                                       objective=GenericMCObjective(
+                                                           lambda Z, X=None, s=scal: s(Z[..., :m] if k else Z)),
+                                                       X_pending=pend, prune_baseline=True, **cons)
                     picked += self.optimise(feasibility_weighted(acq, feas), 1, choices, chunk, exclude=tuple(picked))
                 return [p.numpy() for p in picked]
+            obj = dict(objective=IdentityMCMultiOutputObjective(outcomes=list(range(m)))) if k else {}
             if self.acquisition == "qnehvi":
                 acq = qLogNoisyExpectedHypervolumeImprovement(model, ref_point=ref.tolist(), X_baseline=tx,
-                                                              sampler=sampler, X_pending=pending, prune_baseline=True)
+                                                              sampler=sampler, X_pending=pending, prune_baseline=True,
+                                                              **obj, **cons)
             else:
                 with torch.no_grad():
-                    pred = model.posterior(tx).mean
+                    pred = model.posterior(tf).mean[..., :m]
                 part = FastNondominatedPartitioning(ref_point=ref, Y=pred)
                 acq = qLogExpectedHypervolumeImprovement(model, ref_point=ref.tolist(), partitioning=part,
-                                                         sampler=sampler, X_pending=pending)
+                                                         sampler=sampler, X_pending=pending, **obj, **cons)
             cand = self.optimise(feasibility_weighted(acq, feas), n, choices, chunk)
         return [c.numpy() for c in cand]
 

@@ -21,7 +21,9 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
    that log EI over their untaken legal neighbours, at most ``local_steps`` moves each
    (:meth:`CoflexCore.improve`); the end points join the candidates.
 4. **Proposals.**  Each objective proposes its ``proposals_per_objective`` best candidates by log
-   EI plus the log probability of feasibility, and as many by its lower confidence bound
+   EI (below the best feasible observation, with outcome constraints) plus the log probability of
+   feasibility (times, with outcome constraints, the probability that they hold:
+   :meth:`CoflexCore.constraint_prob`), and as many by its lower confidence bound
    ``mean - kappa * sd`` (both in the model's units).  Each of ``n_directions`` weight vectors ``w``
    (:func:`directions`) proposes the candidate minimising ``max_j w_j l_j + 0.05 sum_j w_j l_j``
    of the normalised predictions ``l`` of rule 5 (ParEGO's augmented Chebyshev scalarisation).
@@ -33,9 +35,17 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
 6. **Pareto filter.**  Of the pooled proposals, those non-dominated by ``l``; while fewer than the
    batch, the next Pareto layers too (:func:`pareto_layers`).
 7. **Batch.**  Greedily (:meth:`CoflexCore.fuse`), the candidate whose ``l`` adds the most
-   hypervolume to the front, times its probability of feasibility (:meth:`CoflexCore.feasibility`),
-   joins the batch and the front.  The front starts as the observed non-dominated points plus the
-   posterior means of the pending points (kriging believer).  When no candidate adds hypervolume,
+   hypervolume to the front, times its probability of feasibility (:meth:`CoflexCore.feasibility`,
+   times :meth:`CoflexCore.constraint_prob` with outcome constraints), joins the batch and the front.
+   The front starts as the observed non-dominated points plus the posterior means of the pending
+   points (kriging believer).
+
+Outcome constraints (``constraints``, :mod:`.core`): one sparse GP per constrained metric on its
+reported values (standardised, no warp; log-space where the metric is in ``log_metrics``), fitted
+like the objectives' (rule 1); a candidate's probability that every constraint holds is the product
+of ``Phi(sign * (bound - mean) / sd)``.  Infeasible observations train the objectives' models; the
+observed front of rules 2, 5 and 7 (trust-region centres, normalisation, starting front) is built
+from the feasible observations whenever any exists.  When no candidate adds hypervolume,
    the one with the smallest :func:`shortfall` is taken.
 
 Determinism: candidates and directions come from the core's numpy Generator; torch is seeded before
@@ -271,6 +281,8 @@ class CoflexCore(ModelCore):
         bounds: normalisation bounds ``[[lo, hi]]`` per objective on the minimised scale (rule 5);
             ``None`` (default): the current observed front's ideal and nadir.
         options: the method's options (:class:`CoflexOptions`); default: its defaults.
+        constraints: outcome constraints ``[(sign, bound), ...]`` on the model scale (:mod:`.core`);
+            results are then told with ``c=``.  Default none.
         **overrides: any :class:`CoflexOptions` field, replacing that field of ``options``.
 
     Raises:
@@ -280,9 +292,10 @@ class CoflexCore(ModelCore):
     """
 
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, bounds: np.ndarray | None = None,
-                 options: CoflexOptions | None = None, **overrides: Any) -> None:
+                 options: CoflexOptions | None = None, constraints: Any = (), **overrides: Any) -> None:
         o = self.options = CoflexOptions.merged(options, overrides)
-        super().__init__(space, n_obj, seed, n_init=o.n_init, batch_size=o.batch_size, bounds=bounds)
+        super().__init__(space, n_obj, seed, n_init=o.n_init, batch_size=o.batch_size, bounds=bounds,
+                         constraints=constraints)
         self.num_inducing, self.n_candidates = o.num_inducing, o.n_candidates
         self.proposals_per_objective, self.beta, self.kappa = o.proposals_per_objective, o.beta, o.kappa
         self.n_directions, self.n_starts, self.local_steps, self.clip = o.n_directions, o.n_starts, o.local_steps, o.clip
@@ -324,11 +337,13 @@ class CoflexCore(ModelCore):
             Up to ``n`` untaken cube points, in the order picked; empty when no candidate is left.
         """
         X, Y = self.observed()
+        Xf, Yf = self.front_data()  # the feasible observations when there are any (outcome constraints)
+        ok = self.feasible() if self.constraints else None
         torch.manual_seed(self.seed * 100_003 + self.n_batches)
         C = np.zeros((0, self.space.ndim))
         if self.trust_region and len(Y):
             self.update_region(Y)
-            C = trust_region_set(self.space, X[nondominated(Y)], self.tr_length, self.n_candidates, self.rng,
+            C = trust_region_set(self.space, Xf[nondominated(Yf)], self.tr_length, self.n_candidates, self.rng,
                                  self.is_taken)
         if len(C) == 0:  # no region (disabled, nothing good yet) or a region with nothing left untaken
             C = self.candidates(self.n_candidates)
@@ -349,7 +364,8 @@ class CoflexCore(ModelCore):
                     ys = (Y[:, j] - mean) / std
                 models.append(fit_sparse_gp(X, ys, self.num_inducing, cat_dims=self.cat_dims, seed=self.seed,
                                             additive=self.additive_for(len(X))))
-                scale.append((mean, std, float(ys.min())))
+                # EI improves on the best feasible observation (all of them while none is feasible)
+                scale.append((mean, std, float(ys[ok].min() if ok is not None and ok.any() else ys.min())))
 
             def posterior(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 """Means and sds of every objective at the rows of ``P``, in the models' units (the
@@ -369,9 +385,11 @@ class CoflexCore(ModelCore):
             M, S = posterior(C)
             C, M, S = self.improve(C, M, S, models, scale)
             P_mean = units(posterior(pending)[0]) if len(pending) else np.zeros((0, m))
-            # the one place the feasibility model enters (rules 4 and 7)
+            # the one place the feasibility model and the outcome constraints enter (rules 4 and 7)
             pfeas = self.feasibility(X, C)
-        ideal, span = front_scale(Y) if self.bounds is None else (self.bounds[:, 0], np.diff(self.bounds, axis=1)[:, 0])
+            if self.constraints:
+                pfeas = pfeas * self.constraint_prob(X, C)
+        ideal, span = front_scale(Yf) if self.bounds is None else (self.bounds[:, 0], np.diff(self.bounds, axis=1)[:, 0])
         L = np.maximum((units(M - self.beta * S) - ideal) / span, -self.clip)  # rule 5 (optimistic if beta > 0)
         pooled: set[int] = set()
         k = self.proposals_per_objective
@@ -383,7 +401,7 @@ class CoflexCore(ModelCore):
             pooled.add(int(np.argmin(wl.max(axis=1) + 0.05 * wl.sum(axis=1))))
         pool = np.array(sorted(pooled))
         keep = pareto_layers(pool, L, n)
-        front = (np.vstack([Y[nondominated(Y)], P_mean]) - ideal) / span
+        front = (np.vstack([Yf[nondominated(Yf)], P_mean]) - ideal) / span
         return [C[i] for i in self.fuse(keep, L[keep], pfeas[keep], front, n)]
 
     def feasibility(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -401,6 +419,32 @@ class CoflexCore(ModelCore):
             return np.ones(len(C))
         model = self.feasibility_model(X)
         return prob_feasible(model, C)
+
+    def constraint_prob(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """The probability that every outcome constraint holds at each candidate (rules 4 and 7).
+
+        Args:
+            X: the good observations (their constraint values are :meth:`.core.Core.constraint_values`).
+            C: candidate cube points, shape ``(N, d)``.
+
+        Returns:
+            ``(N,)`` product over the constraints of ``Phi(sign * (bound - mean) / sd)`` under one
+            sparse GP per constrained metric (standardised values, the objectives' model code); all 1
+            without constraints.
+        """
+        from scipy.special import ndtr
+
+        p = np.ones(len(C))
+        V = self.constraint_values()
+        for k, (sign, bound) in enumerate(self.constraints):
+            v = V[:, k]
+            mean, std = v.mean(), v.std() or 1.0
+            model = fit_sparse_gp(X, (v - mean) / std, self.num_inducing, cat_dims=self.cat_dims, seed=self.seed,
+                                  additive=self.additive_for(len(X)))
+            mu, sd = predict(model, C)
+            mu, sd = mu * std + mean, np.maximum(sd * std, 1e-12)
+            p = p * ndtr(sign * (bound - mu) / sd)
+        return p
 
     def improve(self, C: np.ndarray, M: np.ndarray, S: np.ndarray, models: list, scale: list
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

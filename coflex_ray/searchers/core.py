@@ -18,6 +18,11 @@ What every core guarantees:
   must wait for results, and :attr:`Core.exhausted` says when every legal point is taken.
 * **Pending points**: ``ask(n, pending)`` takes the points being evaluated now (default: every point
   asked and not yet told); model-based cores account for them (kriging believer, ``X_pending``).
+* **Outcome constraints**: ``constraints=[(sign, bound), ...]`` (model scale, see
+  :mod:`.normalise`); each good result is told with its constraint values ``c`` and holds when
+  ``sign * (c - bound) <= 0`` for every constraint.  A result that violates one is a good observation
+  (its objectives are modelled) that is infeasible: it is kept off the observed front
+  (:meth:`Core.feasible`).
 * **Determinism and checkpoints**: all randomness flows from ``seed``; a core pickles whole, and an
   unpickled copy continues identically.
 """
@@ -31,18 +36,21 @@ import numpy as np
 
 from ..spaces import Space
 from .candidates import Index, candidate_set, initial_design, random_untaken, to_cube, to_index
-from .normalise import check_bounds, frozen_bounds
+from .normalise import check_bounds, frozen_bounds, violation
 
 
 class Core:
     """Bookkeeping shared by every core; a subclass implements :meth:`next_batch`."""
 
-    def __init__(self, space: Space, n_obj: int, seed: int = 0) -> None:
+    def __init__(self, space: Space, n_obj: int, seed: int = 0, *,
+                 constraints: Iterable[tuple[float, float]] = ()) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space must be a coflex_ray.spaces.Space, got {type(space).__name__}")
         if n_obj < 1:
             raise ValueError(f"n_obj={n_obj} must be at least 1")
         self.space, self.n_obj, self.seed = space, n_obj, seed
+        self.constraints = check_core_constraints(constraints)
+        self.C: list[np.ndarray] = []  # constraint values of the good observations (model scale)
         self.rng = np.random.default_rng(seed)
         self.X: list[np.ndarray] = []  # cube points of good observations
         self.Y: list[np.ndarray] = []  # their objective vectors (minimised)
@@ -79,16 +87,19 @@ class Core:
             out.append(to_cube(self.space, idx))
         return out
 
-    def tell(self, x: np.ndarray, y: np.ndarray | None = None, failed: bool = False) -> None:
+    def tell(self, x: np.ndarray, y: np.ndarray | None = None, failed: bool = False,
+             c: np.ndarray | None = None) -> None:
         """Record the result of the point ``x`` (also of a point never asked: a warm start).
 
         Args:
             x: a cube point.
             y: its objective vector, every entry minimised; ``None`` counts as failed.
             failed: the evaluation failed (the point is never proposed again).
+            c: its constraint values (one per constraint, model scale); needed with constraints.
 
         Raises:
-            ValueError: ``y`` does not have ``n_obj`` finite values.
+            ValueError: ``y`` does not have ``n_obj`` finite values, or ``c`` not one finite value
+                per constraint.
         """
         idx = to_index(self.space, np.asarray(x))
         self.taken.add(idx)
@@ -102,6 +113,12 @@ class Core:
         if y.shape != (self.n_obj,) or not np.all(np.isfinite(y)):
             raise ValueError(f"y must be {self.n_obj} finite objective values, got {y.tolist()}; "
                              "tell a failed evaluation with failed=True")
+        k = len(self.constraints)
+        cv = np.asarray([] if c is None else c, dtype=float).reshape(-1)
+        if cv.shape != (k,) or not np.all(np.isfinite(cv)):
+            raise ValueError(f"c must be {k} finite constraint values, got {cv.tolist()}; "
+                             "tell a failed evaluation with failed=True")
+        self.C.append(cv)
         self.X.append(to_cube(self.space, idx))
         self.Y.append(y)
         self.results[idx] = y
@@ -124,6 +141,21 @@ class Core:
     def observed(self) -> tuple[np.ndarray, np.ndarray]:
         """(X, Y) arrays of the good observations."""
         return (np.array(self.X).reshape(-1, self.space.ndim), np.array(self.Y).reshape(-1, self.n_obj))
+
+    def constraint_values(self) -> np.ndarray:
+        """``(n, k)`` constraint values of the good observations (rows as in :meth:`observed`)."""
+        return np.array(self.C).reshape(len(self.X), len(self.constraints))
+
+    def feasible(self) -> np.ndarray:
+        """Boolean mask of the good observations that meet every constraint (all ``True`` without any)."""
+        return np.all(violation(self.constraint_values(), self.constraints) <= 0, axis=1)
+
+    def front_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """(X, Y) of the observations an observed front is built from: the feasible ones when any
+        observation is feasible, else all of them."""
+        X, Y = self.observed()
+        ok = self.feasible()
+        return (X[ok], Y[ok]) if ok.any() else (X, Y)
 
     def is_taken(self, idx: Index) -> bool:
         return idx in self.taken
@@ -165,8 +197,8 @@ class ModelCore(Core):
     """
 
     def __init__(self, space: Space, n_obj: int, seed: int = 0, *, n_init: int = 10, batch_size: int = 4,
-                 bounds: np.ndarray | None = None) -> None:
-        super().__init__(space, n_obj, seed)
+                 bounds: np.ndarray | None = None, constraints: Iterable[tuple[float, float]] = ()) -> None:
+        super().__init__(space, n_obj, seed, constraints=constraints)
         check_model_options(n_init, batch_size)
         self.n_init, self.batch_size = n_init, batch_size
         self.bounds = check_bounds(bounds, n_obj)  # minimised scale; frozen from the data if None
@@ -209,8 +241,9 @@ class ModelCore(Core):
                                       self.is_taken)
 
     def candidates(self, n_sobol: int) -> np.ndarray:
-        """The shared acquisition candidate set (:func:`.candidates.candidate_set`)."""
-        X, Y = self.observed()
+        """The shared acquisition candidate set (:func:`.candidates.candidate_set`), perturbing the
+        observed front (of the feasible observations, when any, see :meth:`Core.front_data`)."""
+        X, Y = self.front_data()
         return candidate_set(self.space, X, Y, self.rng, self.is_taken, n_sobol)
 
     def feasibility_model(self, X: np.ndarray):
@@ -234,6 +267,19 @@ class ModelCore(Core):
         """The normalisation bounds: given, or frozen from the observations at the first model batch."""
         self.bounds = frozen_bounds(self.bounds, self.observed()[1])
         return self.bounds
+
+
+def check_core_constraints(constraints: Iterable[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    """A core's constraints as ``((sign, bound), ...)`` (:mod:`.normalise`: ``sign`` is 1 for ``<=``,
+    -1 for ``>=``, ``bound`` on the model scale).
+
+    Raises:
+        ValueError: a sign other than +-1 or a non-finite bound.
+    """
+    out = tuple((float(a), float(b)) for a, b in (constraints or ()))
+    if any(a not in (1.0, -1.0) or not np.isfinite(b) for a, b in out):
+        raise ValueError(f"core constraints must be (sign +-1, finite bound) pairs, got {list(out)}")
+    return out
 
 
 def check_model_options(n_init: int, batch_size: int) -> None:

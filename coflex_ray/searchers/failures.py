@@ -1,8 +1,9 @@
 """The failure policy: which reported results count as failed, and what a failed point is worth to NSGA-II.
 
 A trial fails when Tune reports an error, when it reports nothing, when its ``infeasible_key``
-column is false, or when an objective is missing, not a number, NaN or infinite (or not positive
-for a log-modelled metric).  A failed point is never proposed again and never modelled.
+column is false, or when an objective or a constrained metric is missing, not a number, NaN or infinite (or not positive
+for a log-modelled metric).  A result that violates an outcome constraint is not a failure: it is
+an infeasible observation (see :mod:`.adapter`).  A failed point is never proposed again and never modelled.
 
 A result of a multi-step trial below its ladder's top rung (:func:`fidelity_below_top`) is not a
 failure: it is a low-fidelity result (see :mod:`.adapter` for how the searchers use it).
@@ -27,7 +28,7 @@ def failure_reason(result: Mapping[str, Any] | None, error: bool, objectives: Ob
         return "no result"
     if infeasible_key and infeasible_key in result and not result[infeasible_key]:
         return f"infeasible: {str(result.get('error', ''))[:200]}"
-    for m in objectives.metrics:
+    for m in dict.fromkeys(objectives.metrics + objectives.constraint_metrics):
         v = result.get(m)
         if v is None or isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
                 or not math.isfinite(float(v)):

@@ -13,7 +13,10 @@ shared codec.  One generation at a time:
   next generation is asked.
 
 Failed or infeasible points get a penalty objective vector (:func:`.failures.penalty`), so selection
-pushes away from them.  The pymoo algorithm (including its own ``numpy`` Generator) is part of the
+pushes away from them.  With outcome constraints (``constraints``, :mod:`.core`) the problem has one
+inequality constraint per outcome constraint, and each told individual carries pymoo's constraint
+values ``G = sign * (value - bound)`` (feasible where ``<= 0``; pymoo's constrained domination ranks
+feasible individuals first); a failed point gets a violation worse than any observed.  The pymoo algorithm (including its own ``numpy`` Generator) is part of the
 core's state, so a restored search continues the same generations.
 """
 
@@ -27,13 +30,14 @@ from ..spaces import Space
 from .candidates import Index, to_index
 from .core import Core
 from .failures import penalty
+from .normalise import violation
 
 
 class _UnitCube(Problem):
     """The search space as pymoo sees it: ``n_var`` continuous variables in [0, 1]."""
 
-    def __init__(self, n_var: int, n_obj: int) -> None:
-        super().__init__(n_var=n_var, n_obj=n_obj, xl=0.0, xu=1.0)
+    def __init__(self, n_var: int, n_obj: int, n_ieq_constr: int = 0) -> None:
+        super().__init__(n_var=n_var, n_obj=n_obj, n_ieq_constr=n_ieq_constr, xl=0.0, xu=1.0)
 
 
 def check_pop_size(pop_size: int) -> None:
@@ -50,16 +54,17 @@ class NSGA2Core(Core):
         n_obj: number of objectives (all minimised).
         seed: seeds pymoo's algorithm.
         pop_size: individuals per generation (the first generation is random).
+        constraints: outcome constraints ``[(sign, bound), ...]`` on the model scale (:mod:`.core`).
     """
 
-    def __init__(self, space: Space, n_obj: int, seed: int = 0, *, pop_size: int = 20) -> None:
+    def __init__(self, space: Space, n_obj: int, seed: int = 0, *, pop_size: int = 20, constraints=()) -> None:
         from pymoo.algorithms.moo.nsga2 import NSGA2
 
-        super().__init__(space, n_obj, seed)
+        super().__init__(space, n_obj, seed, constraints=constraints)
         check_pop_size(pop_size)
         self.pop_size = pop_size
         self.algorithm = NSGA2(pop_size=pop_size)
-        self.algorithm.setup(_UnitCube(space.ndim, n_obj), seed=seed)
+        self.algorithm.setup(_UnitCube(space.ndim, n_obj, len(self.constraints)), seed=seed)
         self.generation = None  # the population asked from pymoo and not yet told
         self.generations = 0
 
@@ -86,5 +91,16 @@ class NSGA2Core(Core):
                       self.n_obj)
         F = np.array([self.results[i] if self.results[i] is not None else bad for i in idxs])
         self.generation.set("F", F)
+        if self.constraints:
+            G = self._violations()
+            self.generation.set("G", np.array([G.get(i, G[None]) for i in idxs]))
         self.algorithm.tell(infills=self.generation)
         self.generation = None
+
+    def _violations(self) -> dict:
+        """pymoo's ``G`` row of every good told point (by index), and under ``None`` the row for a failed
+        point: per constraint, the largest observed violation plus one (at least 1)."""
+        G = violation(self.constraint_values(), self.constraints)  # rows in the order told, as self.X
+        out: dict = {to_index(self.space, x): g for x, g in zip(self.X, G)}
+        out[None] = np.maximum(G.max(axis=0) + 1.0, 1.0) if len(G) else np.ones(len(self.constraints))
+        return out

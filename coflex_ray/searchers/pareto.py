@@ -53,7 +53,8 @@ def hypervolume(Y: np.ndarray, ref: Sequence[float]) -> float:
 
 
 def pareto_results(results: Any, metric: Sequence[str] | str, mode: Sequence[str] | str,
-                   infeasible_key: str | None = "feasible", full_length_only: bool = True) -> "Any":
+                   infeasible_key: str | None = "feasible", full_length_only: bool = True,
+                   constraints: Any = None) -> "Any":
     """The non-dominated trials of a run, as rows of its result table.
 
     Args:
@@ -67,31 +68,42 @@ def pareto_results(results: Any, metric: Sequence[str] | str, mode: Sequence[str
             ``fidelity_level`` (multi-step trials of this package), else rows whose
             ``training_iteration`` is below the largest in the table (ASHA, HyperBand, median
             stopping in a plain Tune script).  Default ``True``.
+        constraints: outcome constraints ``{column: (op, bound)}``, ``op`` ``"<="`` or ``">="`` (as
+            the searchers take them); rows that violate one, or lack a finite value, are left out.
+            Default none.
 
     Returns:
         The rows (all columns, ``config/*`` included) that are finite in every objective, feasible
-        and non-dominated: every such row not strictly dominated by another row (no other row is
+        (``infeasible_key`` and ``constraints``) and non-dominated among those: every such row not strictly dominated by another row (no other row is
         at least as good in every objective and better in one); ties are all kept (trials with
         equal objective values are all on the front).  Sorted by the first objective, ties in
         table order.
 
     Raises:
-        ValueError: a metric is not a column, or a mode is not ``"min"``/``"max"``.
+        ValueError: a metric or constrained column is not a column, a mode is not
+            ``"min"``/``"max"``, or malformed ``constraints``.
     """
     import pandas as pd
+
+    from .normalise import check_constraints
 
     metrics = [metric] if isinstance(metric, str) else list(metric)
     modes = [mode] if isinstance(mode, str) else list(mode)
     df = results.get_dataframe() if hasattr(results, "get_dataframe") else pd.DataFrame(results)
     if len(modes) != len(metrics) or any(m not in ("min", "max") for m in modes):
         raise ValueError(f"need one mode ('min' or 'max') per metric; got metric={metrics} mode={modes}")
-    missing = [m for m in metrics if m not in df.columns]
+    cons = check_constraints(constraints)
+    missing = [m for m in metrics + [c[0] for c in cons] if m not in df.columns]
     if missing:
         raise ValueError(f"metric {missing[0]!r} is not a column of the results; columns: {list(df.columns)}")
     Y = df[metrics].apply(pd.to_numeric, errors="coerce").to_numpy(float) * [1 if m == "min" else -1 for m in modes]
     ok = np.all(np.isfinite(Y), axis=1)
     if infeasible_key and infeasible_key in df.columns:
         ok &= df[infeasible_key].fillna(False).astype(bool).to_numpy()
+    for m, op, bound in cons:
+        v = pd.to_numeric(df[m], errors="coerce").to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            ok &= np.isfinite(v) & ((v <= bound) if op == "<=" else (v >= bound))
     if full_length_only and {"fidelity_level", "fidelity_max_level"} <= set(df.columns):
         ok &= (df["fidelity_level"] == df["fidelity_max_level"]).to_numpy()
     elif full_length_only and "training_iteration" in df.columns and len(df):

@@ -67,6 +67,9 @@ class CoflexSearch(AskTellSearcher):
         evaluated_rewards: known results of ``points_to_evaluate`` (one per point: a dict of the
             metrics, a list in metric order, or a number for one metric): the points are told, not
             run.  Default none.
+        constraints: outcome constraints ``{metric: (op, bound)}`` (see
+            :class:`.adapter.AskTellSearcher`); one sparse GP per constrained metric, and the
+            fusion's scores weighted by the probability that every constraint holds.  Default none.
         **overrides: any :class:`.coflex.CoflexOptions` field as a keyword (``n_init=6``),
             replacing that field of ``options``.
 
@@ -85,7 +88,8 @@ class CoflexSearch(AskTellSearcher):
         super().__init__(space, metric, mode, **{k: v for k, v in kwargs.items() if k in own})
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> CoflexCore:
-        return CoflexCore(space, n_obj, self.seed, bounds=bounds, options=self.options)
+        return CoflexCore(space, n_obj, self.seed, bounds=bounds, options=self.options,
+                          constraints=self.core_constraints())
 
 
 class BoTorchMOSearch(AskTellSearcher):
@@ -102,8 +106,9 @@ class BoTorchMOSearch(AskTellSearcher):
         raw_samples: initial points of BoTorch's ``optimize_acqf_mixed_alternating``.  Default 256.
         num_restarts: its restarts; 0 scores the candidate set only.  Default 4.
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (``None``: frozen from the initial
-            design), ``infeasible_key``, ``float_levels``, ``points_to_evaluate``, ``evaluated_rewards``
-            of :class:`.adapter.AskTellSearcher`.
+            design), ``infeasible_key``, ``float_levels``, ``points_to_evaluate``, ``evaluated_rewards``,
+            ``constraints`` (BoTorch outcome constraints on extra model outputs) of
+            :class:`.adapter.AskTellSearcher`.
 
     Raises:
         ValueError: an unknown ``acquisition`` or an option out of range.
@@ -124,7 +129,7 @@ class BoTorchMOSearch(AskTellSearcher):
         super().__init__(space, metric, mode, **kwargs)
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> BoTorchCore:
-        return BoTorchCore(space, n_obj, self.seed, bounds=bounds, **self.options)
+        return BoTorchCore(space, n_obj, self.seed, bounds=bounds, constraints=self.core_constraints(), **self.options)
 
 
 class NSGA2Search(AskTellSearcher):
@@ -135,7 +140,8 @@ class NSGA2Search(AskTellSearcher):
             :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
         pop_size: individuals per generation.  Default 20.
         **kwargs: ``seed``, ``log_metrics``, ``infeasible_key``, ``float_levels``, ``points_to_evaluate``,
-            ``evaluated_rewards`` of :class:`.adapter.AskTellSearcher`.
+            ``evaluated_rewards``, ``constraints`` (pymoo constraint values ``G``) of
+            :class:`.adapter.AskTellSearcher`.
 
     Raises:
         ValueError: ``pop_size < 2`` or ``objective_bounds`` given (selection is rank-based).
@@ -155,4 +161,4 @@ class NSGA2Search(AskTellSearcher):
         super().__init__(space, metric, mode, **kwargs)
 
     def make_core(self, space: Space, n_obj: int, bounds: np.ndarray | None) -> NSGA2Core:
-        return NSGA2Core(space, n_obj, self.seed, pop_size=self.pop_size)
+        return NSGA2Core(space, n_obj, self.seed, pop_size=self.pop_size, constraints=self.core_constraints())
