@@ -180,7 +180,7 @@ def test_parallel_runs_keep_both_nodes_busy_with_different_runs(tmp_path):
                                f"127.0.0.1:{PORT}"], capture_output=True, text=True, timeout=900, env=env,
                               cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "2 runs at once" in proc.stdout and "[coflex/seed0] trial 8/8" in proc.stdout  # progress reached us
+    assert "2 runs at once" in proc.stdout and "coflex seed 0] trial 8/8" in proc.stdout  # progress reached us
     df = pd.read_parquet(out / "results.parquet")
     assert df.groupby("searcher").size().to_dict() == {"random": 8, "coflex": 8} and df["trial_id"].is_unique
     # each trial's busy interval on its node: [end - time_total_s, end]
