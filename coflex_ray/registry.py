@@ -18,7 +18,7 @@ budget, seeds and concurrency:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:
     from .spaces import Space
@@ -35,7 +35,8 @@ class SearcherEntry:
     Attributes:
         requires: import names of the libraries the searcher needs (checked before anything runs).
         library: the distribution whose version names the searcher's implementation in messages.
-        build: ``build(space, seed, n_init, concurrency, hw) -> search_alg`` for ``tune.TuneConfig``.
+        build: ``build(space, seed, n_init, concurrency, hw, constraints=None) -> search_alg`` for
+            ``tune.TuneConfig``; ``constraints`` are outcome constraints ``{metric: (op, bound)}``.
         extras: import names that are optional for the library but needed to run it as its authors
             intend (a missing one makes the library fall back to a slower or weaker path).
     """
@@ -46,8 +47,11 @@ class SearcherEntry:
     extras: tuple[str, ...] = ()
 
 
-def _kw(seed: int, hw: str) -> dict[str, Any]:
-    return dict(metric=["err", hw], mode=["min", "min"], seed=seed, log_metrics=[hw])
+def _kw(seed: int, hw: str, constraints: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    kw = dict(metric=["err", hw], mode=["min", "min"], seed=seed, log_metrics=[hw])
+    if constraints:
+        kw["constraints"] = dict(constraints)
+    return kw
 
 
 def _batch(concurrency: int) -> int:
@@ -62,28 +66,31 @@ def _limit(alg: Any, concurrency: int) -> Any:
     return ConcurrencyLimiter(alg, concurrency)
 
 
-def _coflex(space: Space, seed: int, n_init: int, concurrency: int, hw: str) -> Any:
+def _coflex(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
     from .searchers.tune_searchers import CoflexSearch
 
-    return _limit(CoflexSearch(space, n_init=n_init, batch_size=_batch(concurrency), **_kw(seed, hw)), concurrency)
+    return _limit(CoflexSearch(space, n_init=n_init, batch_size=_batch(concurrency), **_kw(seed, hw, constraints)),
+                  concurrency)
 
 
 def _botorch(acquisition: str) -> Callable[..., Any]:
-    def build(space: Space, seed: int, n_init: int, concurrency: int, hw: str) -> Any:
+    def build(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
         from .searchers.tune_searchers import BoTorchMOSearch
 
         return _limit(BoTorchMOSearch(space, acquisition=acquisition, n_init=n_init, batch_size=_batch(concurrency),
-                                      **_kw(seed, hw)), concurrency)
+                                      **_kw(seed, hw, constraints)), concurrency)
     return build
 
 
-def _nsga2(space: Space, seed: int, n_init: int, concurrency: int, hw: str) -> Any:
+def _nsga2(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
     from .searchers.tune_searchers import NSGA2Search
 
-    return _limit(NSGA2Search(space, pop_size=max(n_init, 4), **_kw(seed, hw)), concurrency)
+    return _limit(NSGA2Search(space, pop_size=max(n_init, 4), **_kw(seed, hw, constraints)), concurrency)
 
 
-def _random(space: Space, seed: int, n_init: int, concurrency: int, hw: str) -> Any:
+def _random(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
+    # constraints: proposals are random either way; the study filters the results
+    # (pareto_results(constraints=...))
     from ray.tune.search import BasicVariantGenerator
 
     return BasicVariantGenerator(random_state=seed, max_concurrent=concurrency)
@@ -110,18 +117,27 @@ def optuna_sampler(name: str, seed: int, n_init: int) -> Any:
 
 
 def _optuna(name: str) -> Callable[..., Any]:
-    def build(space: Space, seed: int, n_init: int, concurrency: int, hw: str) -> Any:
+    def build(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
         from ray.tune.search.optuna import OptunaSearch
 
         from .searchers.scalarize import FiniteObjectivesSearch
 
-        alg = FiniteObjectivesSearch(OptunaSearch(sampler=optuna_sampler(name, seed, n_init)), metric=["err", hw],
-                                     mode=["min", "min"], log_metrics=[hw])
+        sampler = optuna_sampler(name, seed, n_init)
+        if constraints:
+            # Optuna's samplers read the constraint values the searcher stores on each trial
+            from .searchers.optuna_constraints import ConstrainedOptunaSearch
+
+            inner = ConstrainedOptunaSearch(sampler=sampler, constraints=dict(constraints), log_metrics=[hw])
+        else:
+            inner = OptunaSearch(sampler=sampler)
+        alg = FiniteObjectivesSearch(inner, metric=["err", hw], mode=["min", "min"], log_metrics=[hw])
         return _limit(alg, concurrency)
     return build
 
 
-def _hyperopt(space: Space, seed: int, n_init: int, concurrency: int, hw: str) -> Any:
+def _hyperopt(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
+    if constraints:
+        raise SearcherBuildError("hyperopt takes no constraints; drop it from --searchers")
     from ray.tune.search.hyperopt import HyperOptSearch
 
     from .searchers.scalarize import ScalarizedSearch
@@ -183,14 +199,27 @@ def check_installed(names: list[str]) -> None:
                                      f"{name!r} from --searchers")
 
 
-def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: int, hw: str = "edp") -> Any:
+def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: int, hw: str = "edp",
+                  constraints: Mapping[str, Any] | None = None) -> Any:
     """The ``search_alg`` of searcher ``name`` on the objectives ``err`` and ``hw``.
 
+    ``constraints``: outcome constraints ``{metric: (op, bound)}`` (see
+    :func:`.searchers.normalise.check_constraints`), passed to every searcher that takes them (ours;
+    the Optuna ones through :class:`.searchers.optuna_constraints.ConstrainedOptunaSearch`);
+    ``random`` proposes as without them (filter its results with ``pareto_results(constraints=...)``).
+    ``None`` or ``{}``: exactly the unconstrained searcher.
+
     Raises:
-        ValueError: ``name`` is not in :data:`SEARCHERS`.
+        ValueError: ``name`` is not in :data:`SEARCHERS`, or malformed ``constraints``.
+        SearcherBuildError: constraints for ``hyperopt``, which cannot take them.
     """
     if name not in SEARCHERS:
         raise ValueError(f"unknown searcher {name!r}; allowed: {', '.join(SEARCHERS)}")
+    if constraints:
+        from .searchers.normalise import check_constraints
+
+        check_constraints(constraints)
+        return SEARCHERS[name].build(space, seed, n_init, concurrency, hw, constraints=constraints)
     return SEARCHERS[name].build(space, seed, n_init, concurrency, hw)
 
 

@@ -71,3 +71,34 @@ def test_peer_runs_as_its_authors_intend(name):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "greenlet" not in proc.stderr, proc.stderr[-2000:]
+
+
+CONS = {"edp": ("<=", 3.0)}
+
+
+@pytest.mark.parametrize("name", ["coflex", "nsga2", "optuna-tpe", "optuna-nsga2", "optuna-gp"])
+def test_constraints_reach_every_searcher_that_takes_them(name):
+    alg = cloudpickle.loads(cloudpickle.dumps(_ready(make_searcher(name, SPACE, seed=0, n_init=2, concurrency=1,
+                                                                   constraints=CONS))))
+    inner = alg.searcher.searcher if name.startswith("optuna") else alg.searcher
+    assert inner.constraints == (("edp", "<=", 3.0),)
+    for t in range(3):
+        cfg = alg.suggest(f"t{t}")
+        alg.on_trial_complete(f"t{t}", _result(cfg))
+    if name.startswith("optuna"):  # the Optuna trials carry the constraint (log10 units: edp is log-modelled)
+        for tr in inner._ot_study.get_trials(deepcopy=False):
+            assert tr.constraints == {"edp": pytest.approx(tr.params["X1"] / 32 / math.log(10) - math.log10(3.0))}
+
+
+def test_constraints_on_random_and_hyperopt():
+    from ray.tune.search import BasicVariantGenerator
+
+    from coflex_ray.registry import SearcherBuildError
+
+    assert type(make_searcher("random", SPACE, 0, 2, 1, constraints=CONS)) is BasicVariantGenerator
+    for name in ("qnehvi", "qehvi", "qnparego"):  # BoTorch's constrained search: tests/searchers/test_constraints.py
+        assert make_searcher(name, SPACE, 0, 2, 1, constraints=CONS).searcher.constraints == (("edp", "<=", 3.0),)
+    with pytest.raises(SearcherBuildError, match="hyperopt takes no constraints; drop it from --searchers"):
+        make_searcher("hyperopt", SPACE, 0, 2, 1, constraints=CONS)
+    with pytest.raises(ValueError, match="constraints must be"):
+        make_searcher("coflex", SPACE, 0, 2, 1, constraints={"edp": ("<", 3.0)})

@@ -54,8 +54,9 @@ class RunSpec:
 
 
 def build_searchers(names: list[str], space: Space, seeds: list[int], n_init: int, concurrency: int,
-                    hw: str = "edp") -> dict[tuple[str, int], Any]:
-    """Every (searcher, seed) of a study, built up front: ``{(name, seed): search_alg}``.
+                    hw: str = "edp", constraints: Mapping[str, Any] | None = None) -> dict[tuple[str, int], Any]:
+    """Every (searcher, seed) of a study, built up front: ``{(name, seed): search_alg}``, each with the
+    outcome ``constraints`` (see :func:`coflex_ray.registry.make_searcher`).
 
     Called before Ray starts and before anything is written, so a missing library (Optuna, HyperOpt),
     a bad option or a bad combination fails the study in its first seconds with one
@@ -66,7 +67,9 @@ def build_searchers(names: list[str], space: Space, seeds: list[int], n_init: in
     for name in names:
         for seed in seeds:
             try:
-                built[name, seed] = make_searcher(name, space, seed, n_init, concurrency, hw)
+                built[name, seed] = make_searcher(name, space, seed, n_init, concurrency, hw, constraints=constraints)
+            except SearcherBuildError:
+                raise
             except ImportError as e:
                 raise SearcherBuildError(
                     f"searcher {name!r} cannot be built: {type(e).__name__}: {e}; install coflex-ray with its "
