@@ -98,7 +98,7 @@ def prepare(config: StudyConfig) -> Plan:
     net_space = SSS_SPACE if benchmark == "sss" else NB201_SPACE
     space = net_space if config.device else joint(net_space, ACCEL_SPACE)
     built = build_searchers(list(config.searchers), space, list(config.seeds), config.n_init, config.concurrency,
-                            spec.hw_metric)
+                            spec.hw_metric, constraints=config.constraints)
     schedulers = {}
     if ladder is not None:
         from .study.runs import build_schedulers

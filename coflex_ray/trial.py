@@ -98,6 +98,13 @@ def _accuracy_evaluator(benchmark: str, dataset: str, nats_sss: str | None, hp: 
 
 
 @lru_cache(maxsize=4)
+def reported_metrics(device: str | None = None) -> tuple[str, ...]:
+    """The numeric columns a trial of :func:`evaluate_config` reports (what outcome constraints may
+    name): the network's, then the hardware's (a device's measured latency, or the accelerator's)."""
+    hw = ("latency_ms",) if device else ("edp", "energy_pJ", "latency_cycles")
+    return ("err", "params_M", "flops_M", *hw)
+
+
 def local_cache(fidelity: str) -> LayerCostCache:
     """This process's layer-cost cache for ``fidelity`` (used when no shared pool is given)."""
     return LayerCostCache(fidelity)

@@ -173,6 +173,14 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     (["--smoke", "--minutes-per-run", "0.05"], "--minutes-per-run 0.05 is too short for one trial"),
     (["--smoke", "--address", "127.0.0.1:9"], "--address 127.0.0.1:9: no Ray cluster answers there"),
     (["--smoke", "--address", "nohost"], "--address 'nohost' is not allowed; allowed: HOST:PORT"),
+    (["--smoke", "--constraint", "edp<3"], "--constraint 'edp<3' is not allowed; allowed: METRIC<=VALUE or"),
+    (["--smoke", "--constraint", "energy_uJ<=3"], "unknown metric 'energy_uJ'; allowed: err, params_M, flops_M, edp"),
+    (["--smoke", "--constraint", "err<=nan"], "the bound 'nan' is not allowed; allowed: a finite number"),
+    (["--smoke", "--constraint", "err>=inf"], "the bound 'inf' is not allowed; allowed: a finite number"),
+    (["--smoke", "--constraint", "edp<=0"], "the bound must be > 0 (edp is positive"),
+    (["--smoke", "--constraint", "err<=30", "--constraint", "err>=5"], "err is constrained twice"),
+    (["--smoke", "--searchers", "coflex", "hyperopt", "--constraint", "err<=30"],
+     "hyperopt takes no constraints; drop it from --searchers"),
 ])
 def test_bad_paths_and_smoke_overrides_fail_with_one_line(tmp_path, flags, message):
     out = tmp_path / "out"

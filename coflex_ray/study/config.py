@@ -78,6 +78,10 @@ def parse_args(benchmark: str, doc: str, argv: list[str] | None) -> argparse.Nam
                         f"{MF_DEFAULTS['reduction_factor']:g})")
     p.add_argument("--lpf-limit", type=int, default=None, metavar="N",
                    help="LOMA loop-permutation limit of the zigzag tier (default 6; with --smoke and a ladder 2)")
+    p.add_argument("--constraint", action="append", default=None, metavar="METRIC<=VALUE",
+                   help="outcome constraint on a reported column (METRIC<=VALUE or METRIC>=VALUE, e.g. "
+                        "params_M<=1.5); repeatable; every searcher but random and hyperopt searches with it, "
+                        "hyperopt refuses it")
     p.add_argument("--bounds", default=None, metavar="FILE",
                    help=f"bounds.json of an earlier study (default: the benchmark's reference front where one "
                         f"exists, else a probe of {PROBE_N} fixed-seed configs)")
@@ -127,6 +131,7 @@ class StudyConfig:
     grace: int
     reduction_factor: float
     lpf_limit: int
+    constraint: tuple[tuple[str, str, float], ...]  # --constraint parsed: (metric, op, bound), sorted
     bounds: str | None
     hw_cache: str | None
     trial_timeout: float  # seconds; 0: no limit
@@ -147,6 +152,11 @@ class StudyConfig:
         return None if self.minutes_per_run is None else 60 * self.minutes_per_run
 
     @property
+    def constraints(self) -> dict[str, tuple[str, float]] | None:
+        """``--constraint`` as the searchers take it, ``{metric: (op, bound)}``, or None."""
+        return {m: (op, b) for m, op, b in self.constraint} or None
+
+    @property
     def probe_n(self) -> int:
         """Configurations the bounds probe evaluates (fewer for ``--smoke``)."""
         return SMOKE["probe"] if self.smoke else PROBE_N
@@ -158,7 +168,8 @@ class StudyConfig:
         options = self.options or tuple(f.name for f in fields(self)
                                         if f.name not in ("benchmark", "ladder", "options"))
         names = [*options, *(n for n in _BENCHMARK_OPTIONS if n not in options), "benchmark", "ladder"]
-        plain = {"seeds": list(self.seeds), "searchers": list(self.searchers), "out": str(self.out)}
+        plain = {"seeds": list(self.seeds), "searchers": list(self.searchers), "out": str(self.out),
+                 "constraint": [f"{m}{op}{b!r}" for m, op, b in self.constraint] or None}
         return {n: plain.get(n, getattr(self, n)) for n in names}
 
     @classmethod
@@ -259,6 +270,7 @@ class StudyConfig:
             raise UsageError(f"--connect-timeout {args.connect_timeout:g} must be > 0 seconds")
         if args.address:
             check_address(args.address, args.connect_timeout)
+        constraint = _check_constraints(getattr(args, "constraint", None), device, searchers)
         bounds = args.bounds
         if not bounds and args.resume and (out / "bounds.json").is_file():
             bounds = str(out / "bounds.json")  # the interrupted study's own bounds
@@ -266,9 +278,46 @@ class StudyConfig:
                    seeds=tuple(seeds), searchers=tuple(searchers), dataset=args.dataset, fidelity=fidelity,
                    nats_sss=nats_sss, network_evaluator=network_evaluator, device=device,
                    fidelity_ladder=fidelity_ladder, ladder=ladder, scheduler=args.scheduler, grace=grace,
-                   reduction_factor=reduction_factor, lpf_limit=lpf_limit, bounds=bounds, hw_cache=hw_cache,
+                   reduction_factor=reduction_factor, lpf_limit=lpf_limit, constraint=constraint, bounds=bounds, hw_cache=hw_cache,
                    trial_timeout=trial_timeout, concurrency=args.concurrency, parallel_runs=args.parallel_runs,
                    address=args.address, connect_timeout=args.connect_timeout, out=out, resume=args.resume, smoke=args.smoke, options=tuple(vars(args)))
+
+
+def _check_constraints(given: list[str] | None, device: str | None,
+                       searchers: list[str]) -> tuple[tuple[str, str, float], ...]:
+    """``--constraint`` flags (``METRIC<=VALUE`` / ``METRIC>=VALUE``) as sorted ``(metric, op, bound)``."""
+    import re
+
+    from ..trial import reported_metrics
+
+    allowed = reported_metrics(device)
+    hw = "latency_ms" if device else "edp"  # the hardware objective, modelled in log space
+    out: dict[str, tuple[str, str, float]] = {}
+    for text in given or ():
+        m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*(\S+)\s*", text)
+        if not m:
+            raise UsageError(f"--constraint {text!r} is not allowed; allowed: METRIC<=VALUE or METRIC>=VALUE "
+                             f"with METRIC one of {', '.join(allowed)}")
+        metric, op, value = m.groups()
+        if metric not in allowed:
+            raise UsageError(f"--constraint {text!r}: unknown metric {metric!r}; allowed: {', '.join(allowed)} "
+                             "(the columns the study's trials report)")
+        try:
+            bound = float(value)
+        except ValueError:
+            bound = math.nan
+        if not math.isfinite(bound):
+            raise UsageError(f"--constraint {text!r}: the bound {value!r} is not allowed; allowed: a finite number")
+        if metric == hw and bound <= 0:
+            raise UsageError(f"--constraint {text!r}: the bound must be > 0 ({hw} is positive and modelled in "
+                             "log space)")
+        if metric in out:
+            raise UsageError(f"--constraint {text!r}: {metric} is constrained twice; allowed: one --constraint "
+                             "per metric")
+        out[metric] = (metric, op, bound)
+    if out and "hyperopt" in searchers:
+        raise UsageError("--constraint: hyperopt takes no constraints; drop it from --searchers")
+    return tuple(sorted(out.values()))
 
 
 def check_address(address: str, timeout_s: float) -> None:

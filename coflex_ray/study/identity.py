@@ -15,7 +15,8 @@ from ..preflight import UsageError
 
 # flags (run_info.json "args" keys) that must agree; seeds, searchers, paths and cluster settings may differ
 IDENTITY_ARGS = ("budget", "n_init", "dataset", "fidelity", "device", "network_evaluator", "nats_sss", "scheduler",
-                 "fidelity_ladder", "grace", "reduction_factor", "lpf_limit", "concurrency", "minutes_per_run")
+                 "fidelity_ladder", "grace", "reduction_factor", "lpf_limit", "concurrency", "minutes_per_run",
+                 "constraint")
 IDENTITY_KEYS = ("benchmark", "accuracy_source")
 FILE = "study.json"
 
