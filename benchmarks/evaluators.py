@@ -59,11 +59,7 @@ def part1(trials: int, seed: int, use_ray: bool) -> None:
     for layers, (_, acc) in zip(layer_sets, pairs):
         infeasible += not network_cost(layers, acc, shared.get_many)["hw_feasible"]
     st = shared.stats()
-    hot = []
-    for layers, (_, acc) in zip(layer_sets, pairs):
-        t0 = time.perf_counter()
-        network_cost(layers, acc, shared.get_many)
-        hot.append(time.perf_counter() - t0)
+    hot = _timed_costs(layer_sets, pairs, shared.get_many)
     print(f"\n[zigzag-fixed, in-process] {trials} random SSS x accelerator configs (cifar10, 32x32)")
     print(f"  uncached whole network: {summary(cold)}")
     print(f"  cached hit (whole network, all layers cached): {summary(hot)}")
@@ -80,13 +76,19 @@ def part1(trials: int, seed: int, use_ray: bool) -> None:
         pool = HardwarePool("zigzag-fixed")
         for layers, (_, acc) in zip(layer_sets, pairs):
             network_cost(layers, acc, pool.layer_costs)
-        hot_ray = []
-        for layers, (_, acc) in zip(layer_sets, pairs):
-            t0 = time.perf_counter()
-            network_cost(layers, acc, pool.layer_costs)
-            hot_ray.append(time.perf_counter() - t0)
+        hot_ray = _timed_costs(layer_sets, pairs, pool.layer_costs)
         print(f"  cached hit through the Ray actor pool ({len(pool.shards)} shards): {summary(hot_ray)}")
         ray.shutdown()
+
+
+def _timed_costs(layer_sets: list, pairs: list, layer_costs) -> list[float]:
+    """Seconds of one ``network_cost`` per (network, accelerator) pair, with ``layer_costs`` as the cache."""
+    out = []
+    for layers, (_, acc) in zip(layer_sets, pairs):
+        t0 = time.perf_counter()
+        network_cost(layers, acc, layer_costs)
+        out.append(time.perf_counter() - t0)
+    return out
 
 
 def _all_fidelities(args: tuple) -> dict:

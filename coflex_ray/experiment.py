@@ -136,34 +136,28 @@ def start_services(plan: Plan) -> HardwarePool | dict[str, HardwarePool] | None:
 def fix_bounds(plan: Plan, pool: HardwarePool | dict[str, HardwarePool] | None, out: Path) -> tuple[dict, str]:
     """Step 5: the study's objective bounds and where they came from; ValueError (with the probe's
     most common failure and what to change) if a probe finds no feasible configuration."""
-    from .analysis import save_bounds
-    from .study.bounds import probe_bounds, set_study_bounds
+    from .analysis import check_bounds_plausible, save_bounds
+    from .study.bounds import probe_bounds, probe_rows, set_study_bounds
     from .trial import evaluate_config
 
     config, hw = plan.config, plan.hw
+    probe_pool = pool[plan.spec.fidelity] if isinstance(pool, dict) else pool  # a ladder: its cheapest tier
+    rows: list[dict] = []  # every probe evaluation, for the message of a probe that finds nothing feasible
+
+    def evaluate(c: dict) -> dict:
+        rows.append(evaluate_config(c, plan.spec, probe_pool))
+        return rows[-1]
+
     if plan.bounds is not None:
         bounds, source = plan.bounds, f"--bounds {config.bounds}"
         if config.bounds != str(out / "bounds.json"):  # bounds from another study: do they fit this one?
-            import pandas as pd
-
-            from .analysis import check_bounds_plausible
-            from .study.bounds import PROBE_SEED
-
-            probe_pool = pool[plan.spec.fidelity] if isinstance(pool, dict) else pool
-            import numpy as np
-
-            configs = plan.space.sample(np.random.default_rng(PROBE_SEED), PLAUSIBILITY_PROBE_N)
-            rows = pd.DataFrame([evaluate_config(c, plan.spec, probe_pool) for c in configs])
-            check_bounds_plausible(bounds, rows, hw, source)
+            check_bounds_plausible(bounds, probe_rows(evaluate, plan.space, PLAUSIBILITY_PROBE_N), hw, source)
     elif plan.reference is not None:  # normalise by the reference front's ideal and nadir
         bounds, source = plan.reference.bounds, f"the {plan.reference.kind} reference front's ideal and nadir"
     else:
-        start, rows = time.time(), []
-        n_probe = config.probe_n
-        probe_pool = pool[plan.spec.fidelity] if isinstance(pool, dict) else pool  # a ladder: its cheapest tier
+        start, n_probe = time.time(), config.probe_n
         try:
-            bounds = probe_bounds(lambda c: rows.append(evaluate_config(c, plan.spec, probe_pool)) or rows[-1],
-                                  plan.space, n_probe, hw)
+            bounds = probe_bounds(evaluate, plan.space, n_probe, hw)
         except ValueError:
             raise ValueError(explain_probe(rows, plan.spec.timeout_s)) from None
         source = f"a fixed-seed probe of {n_probe} random configs ({time.time() - start:.0f}s)"

@@ -5,25 +5,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..spaces import Space
 
 PROBE_SEED, PROBE_N = 20251122, 48
 
 
-def probe_bounds(evaluate: Callable[[dict], dict], space: Space, n: int = PROBE_N,
-                 hw: str = "edp") -> dict[str, list[float]]:
-    """Fixed objective bounds of a benchmark: min/max of ``err`` and ``log10 hw`` over ``n`` configs drawn
-    with a fixed seed (independent of the searchers' seeds), so every study of the same benchmark,
-    dataset and fidelity gets the same bounds.  Better points found later normalise below 0."""
+def probe_rows(evaluate: Callable[[dict], dict], space: Space, n: int = PROBE_N) -> pd.DataFrame:
+    """``evaluate`` on ``n`` configs drawn with the fixed :data:`PROBE_SEED` (independent of the
+    searchers' seeds): one row per config."""
     import numpy as np
-
-    from ..analysis import bounds_from
-
     import pandas as pd
 
-    rng = np.random.default_rng(PROBE_SEED)
-    rows = [evaluate(c) for c in space.sample(rng, n)]
-    return bounds_from(pd.DataFrame(rows), hw)
+    return pd.DataFrame([evaluate(c) for c in space.sample(np.random.default_rng(PROBE_SEED), n)])
+
+
+def probe_bounds(evaluate: Callable[[dict], dict], space: Space, n: int = PROBE_N,
+                 hw: str = "edp") -> dict[str, list[float]]:
+    """Fixed objective bounds of a benchmark: min/max of ``err`` and ``log10 hw`` over the
+    :func:`probe_rows` of ``n`` configs, so every study of the same benchmark, dataset and fidelity
+    gets the same bounds.  Better points found later normalise below 0."""
+    from ..analysis import bounds_from
+
+    return bounds_from(probe_rows(evaluate, space, n), hw)
 
 
 def set_study_bounds(built: dict[tuple[str, int], Any], bounds: dict,
