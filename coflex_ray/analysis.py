@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -148,6 +148,50 @@ def check_bounds_plausible(bounds: dict[str, list[float]], probe: pd.DataFrame, 
             raise ValueError(f"{source}: {k} bounds [{lo:.4g}, {hi:.4g}] do not fit this study: {len(v)} "
                              f"evaluated configurations span [{v.min():.4g}, {v.max():.4g}]; give the bounds of a "
                              "study of this benchmark, dataset and hardware objective, or drop --bounds")
+
+
+def meets_constraints(results: pd.DataFrame, constraints: Mapping[str, tuple[str, float]] | None) -> pd.Series:
+    """Per row: feasible and meeting every outcome constraint ``{metric: (op, bound)}`` (``op``
+    ``"<="`` or ``">="``); the ``feasible`` column itself without constraints.
+
+    Raises:
+        ValueError: a constrained metric is not a column of ``results``.
+    """
+    ok = results["feasible"].astype(bool)
+    for metric, (op, bound) in (constraints or {}).items():
+        if metric not in results:
+            raise ValueError(f"constraint on {metric!r}: no such column; columns: {', '.join(results.columns)}")
+        v = pd.to_numeric(results[metric], errors="coerce")
+        ok &= (v <= bound) if op == "<=" else (v >= bound)
+    return ok
+
+
+def check_constraints_met(probe: pd.DataFrame, constraints: Mapping[str, tuple[str, float]] | None) -> None:
+    """Check that each outcome constraint holds on at least one feasible probe configuration.
+
+    Why: a bound that no configuration of a fixed-seed random sample meets is most often a typo or
+    a unit mix-up (ms vs s, pJ vs mJ); the study stops before any run instead of searching blind.
+
+    Raises:
+        ValueError: naming the first constraint no probe result meets, with the probe's range of
+            that metric.
+    """
+    ok = probe[probe["feasible"].astype(bool)] if "feasible" in probe else probe
+    for metric, (op, bound) in (constraints or {}).items():
+        v = pd.to_numeric(ok[metric], errors="coerce").dropna() if metric in ok else pd.Series(dtype=float)
+        if not ((v <= bound) if op == "<=" else (v >= bound)).any():
+            seen = f"from {v.min():.4g} to {v.max():.4g}" if len(v) else "no value"
+            raise ValueError(f"--constraint {metric}{op}{bound:g}: none of the {len(probe)} probe configurations "
+                             f"meets it ({metric} {seen} over the {len(ok)} feasible ones); allowed: a bound that "
+                             "some configuration meets")
+
+
+def constrained_view(results: pd.DataFrame, constraints: Mapping[str, tuple[str, float]] | None) -> pd.DataFrame:
+    """``results`` as the indicators see them under outcome constraints: a row that violates one
+    counts as not feasible (kept off fronts, HV and best values); unchanged without constraints."""
+    if not constraints:
+        return results
+    return results.assign(feasible=meets_constraints(results, constraints))
 
 
 def final_rows(results: pd.DataFrame) -> pd.DataFrame:
@@ -305,7 +349,8 @@ def format_rank_tests(tests: pd.DataFrame) -> str:
 def summary_table(per_run: pd.DataFrame) -> pd.DataFrame:
     """Per searcher: median and IQR over seeds of every indicator."""
     cols = ["hv", "igd", "igd_plus", "best_err", f"best_{_hw_of_table(per_run)}", "evals_to_95pct_hv", "wall_s",
-            "suggest_s"] + [c for c in REFERENCE_COLUMNS + ("sim_time_s", "train_time_s") if c in per_run]
+            "suggest_s"] + [c for c in REFERENCE_COLUMNS + ("sim_time_s", "train_time_s", "n_violating")
+                            if c in per_run]
     g = per_run.groupby("searcher", sort=False)[cols]
     med, q1, q3 = g.median(), g.quantile(0.25), g.quantile(0.75)
     out = pd.DataFrame(index=med.index)

@@ -136,7 +136,7 @@ def start_services(plan: Plan) -> HardwarePool | dict[str, HardwarePool] | None:
 def fix_bounds(plan: Plan, pool: HardwarePool | dict[str, HardwarePool] | None, out: Path) -> tuple[dict, str]:
     """Step 5: the study's objective bounds and where they came from; ValueError (with the probe's
     most common failure and what to change) if a probe finds no feasible configuration."""
-    from .analysis import check_bounds_plausible, save_bounds
+    from .analysis import check_bounds_plausible, check_constraints_met, save_bounds
     from .study.bounds import probe_bounds, probe_rows, set_study_bounds
     from .trial import evaluate_config
 
@@ -161,6 +161,11 @@ def fix_bounds(plan: Plan, pool: HardwarePool | dict[str, HardwarePool] | None, 
         except ValueError:
             raise ValueError(explain_probe(rows, plan.spec.timeout_s)) from None
         source = f"a fixed-seed probe of {n_probe} random configs ({time.time() - start:.0f}s)"
+    if config.constraints:  # before any run: a bound that no probe point meets stops the study
+        import pandas as pd
+
+        probe = pd.DataFrame(rows) if len(rows) >= config.probe_n else probe_rows(evaluate, plan.space, config.probe_n)
+        check_constraints_met(probe, config.constraints)
     print(f"objective bounds ({source}): err {bounds['err']}, log10 {hw} {bounds['log10_' + hw]}")
     if config.bounds != str(out / "bounds.json"):
         save_bounds(out / "bounds.json", bounds, source)  # now, so a resumed study reuses them
@@ -216,7 +221,7 @@ def report(plan: Plan, results: pd.DataFrame, failed: list[str], bounds: dict, s
                         "network_evaluator": plan.evaluator.description,
                         "accuracy_source": plan.evaluator.source.name, "err_kind": plan.evaluator.err_kind,
                         "machine": machine(), "failed_runs": failed},
-                  reference=plan.reference)
+                  reference=plan.reference, constraints=plan.config.constraints)
     if failed:  # the finished runs are written above; the exit code still says that some did not finish
         print(f"\n{len(failed)} of {len(plan.built)} runs failed:\n" + "\n".join(failed), file=sys.stderr)
         return 1

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coflex_ray.analysis import per_run_table, rank_tests, reference_metrics, summary_table
+from coflex_ray.analysis import (check_constraints_met, constrained_view, meets_constraints, per_run_table, rank_tests,
+                                 reference_metrics, summary_table)
 from coflex_ray.reference_fronts import (ReferenceFront, front_name, nb201_device_front, output_connected, read_front,
                                          write_best_known)
 
@@ -55,6 +56,32 @@ def test_infeasible_rows_count_as_evaluations_but_add_nothing():
     run = _run([(0.5, 0.5), (0.0, 0.0), (0.0, 1.0)], feasible=[True, False, True])
     m = reference_metrics(run, FRONT)
     assert m["hv_frac"] == pytest.approx(0.41 / 0.46)  # (0, 0) was infeasible: not counted
+
+
+def test_outcome_constraints_keep_violating_rows_off_the_front_and_best_values():
+    # (0.5, 0.5) is the best point but its latency 10**0.5 = 3.16 ms breaks latency_ms <= 3
+    run = _run([(1.0, 1.0), (0.5, 0.5), (1.0, 0.0)], feasible=[True, True, False])
+    cons = {"latency_ms": ("<=", 3.0)}
+    assert meets_constraints(run, cons).tolist() == [False, False, False]  # 10 ms, 3.16 ms, infeasible
+    assert meets_constraints(run, {"err": (">=", 0.7)}).tolist() == [True, False, False]
+    assert meets_constraints(run, None).tolist() == [True, True, False]
+    view = constrained_view(run, {"err": (">=", 0.7)})
+    assert view["feasible"].tolist() == [True, False, False] and run["feasible"].tolist() == [True, True, False]
+    assert constrained_view(run, None) is run
+    m_all = per_run_table(run, FRONT.bounds).iloc[0]
+    m_con = per_run_table(view, FRONT.bounds).iloc[0]
+    assert m_all["best_err"] == 0.5 and m_con["best_err"] == 1.0
+    assert m_con["hv"] == pytest.approx(0.01) and m_all["hv"] == pytest.approx(0.36)  # only (1, 1): 0.1^2
+    with pytest.raises(ValueError, match="constraint on 'energy': no such column"):
+        meets_constraints(run, {"energy": ("<=", 1.0)})
+
+
+def test_a_constraint_no_probe_point_meets_is_named_with_the_probe_range():
+    probe = _run([(1.0, 1.0), (0.5, 0.5), (0.2, 0.0)], feasible=[True, True, False])
+    check_constraints_met(probe, {"latency_ms": ("<=", 3.2)})  # 3.16 ms meets it
+    with pytest.raises(ValueError, match=r"--constraint latency_ms<=3: none of the 3 probe configurations meets it "
+                                         r"\(latency_ms from 3.162 to 10 over the 2 feasible ones\)"):
+        check_constraints_met(probe, {"latency_ms": ("<=", 3.0)})  # the 1 ms row is infeasible
 
 
 def test_rank_tests_compare_one_searcher_with_every_other():

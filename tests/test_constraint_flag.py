@@ -42,3 +42,11 @@ def test_resume_refuses_another_constraint_set(tmp_path):
     for flags in (["--constraint", "err<=41"], []):
         with pytest.raises(UsageError, match="ran with --constraint \\['err<=40.0'\\]"):
             check_resume(out, identity(_config(tmp_path, *flags).record(), "sss", "src"))
+
+
+def test_constraints_leave_hyperopt_out_of_the_default_searchers_only(tmp_path, capsys):
+    args = parse_args("sss", "doc", ["--out", str(tmp_path / "o"), "--constraint", "err<=40"])
+    c = StudyConfig.from_args("sss", args)
+    assert "hyperopt" not in c.searchers and {"coflex", "optuna-gp", "random"} <= set(c.searchers)
+    assert "hyperopt takes no constraints; running the other default searchers" in capsys.readouterr().out
+    assert "hyperopt" in StudyConfig.from_args("sss", parse_args("sss", "doc", ["--out", str(tmp_path / "p")])).searchers

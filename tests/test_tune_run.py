@@ -70,14 +70,29 @@ def test_sss_bad_flags_fail_with_one_line(tmp_path, flags, message):
 
 @pytest.mark.slow
 def test_nb201_device_latency_variant(tmp_path):
-    """The NB201 study with a measured device latency as the hardware objective: cells only, real table."""
+    """The NB201 study with a measured device latency as the hardware objective: cells only, real table;
+    with an outcome constraint on the latency, which every table counts (and a bound no probe point
+    meets stops the study with one error line)."""
     from coflex_ray.evaluators.device import device_latency_ms
 
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "nb201.py"), "--device", "pixel3", "--smoke",
-                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    study = [sys.executable, str(ROOT / "experiments" / "nb201.py"), "--device", "pixel3", "--smoke"]
+    proc = subprocess.run([*study, "--constraint", "latency_ms<=8", "--out", str(out)], capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "measured latency (ms) on pixel3" in proc.stdout and "best latency_ms" in proc.stdout
+    assert "only results meeting latency_ms <= 8 count" in proc.stdout
+    df = pd.read_parquet(out / "results.parquet")
+    assert df["meets_constraints"].tolist() == (df["feasible"] & (df["latency_ms"] <= 8)).tolist()
+    per_run = pd.read_csv(out / "per_run.csv")
+    for (s, seed), run in df.groupby(["searcher", "seed"]):
+        row = per_run[(per_run["searcher"] == s) & (per_run["seed"] == seed)].iloc[0]
+        assert row["n_violating"] == (run["feasible"] & ~run["meets_constraints"]).sum()
+        assert row["best_latency_ms"] <= 8 and row["best_err"] == run.loc[run["meets_constraints"], "err"].min()
+    bad = subprocess.run([*study, "--constraint", "latency_ms<=0.001", "--out", str(tmp_path / "bad")],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert bad.returncode == 2 and "error: --constraint latency_ms<=0.001: none of the" in bad.stderr, bad.stderr[-2000:]
+    assert not (tmp_path / "bad").exists()
     df = pd.read_parquet(out / "results.parquet")
     assert len(df) == 12
     # every trial is a good result or an accelerator too small for a layer, recorded with its reason

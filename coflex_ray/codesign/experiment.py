@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..preflight import UsageError
 
-METHODS = ("coupled", "semi-exhaustive", "semi-coflex", "rl", "hw-nas", "sequential")
+METHODS = ("coupled", "coupled-mo", "semi-exhaustive", "semi-coflex", "rl", "hw-nas", "sequential")
 DEFAULT_QUANTILES = ["0.05,0.05", "0.1,0.25", "0.25,0.1"]
 
 

@@ -153,6 +153,27 @@ class GroundTruth:
                         "latency": float(self.latency[r, j]), "energy": float(self.energy[r, j])}
         return best
 
+    def quantile_constraints(self, quantiles: Sequence[tuple[float, float]], max_pes: int | None = None
+                             ) -> list[tuple[float, float]]:
+        """Constraint pairs ``(latency_max, energy_max)`` at the given quantiles of the feasible pairs'
+        latency and energy (over accelerators with at most ``max_pes`` PEs when given).
+
+        Args:
+            quantiles: ``(q_latency, q_energy)`` per pair, each in ``[0, 1]``.
+            max_pes: the PE limit the constraints go with; ``None``: every accelerator.
+
+        Returns:
+            One ``(latency cycles, energy pJ)`` pair per entry of ``quantiles``.
+        """
+        within = self.feasible & ((self._pes <= max_pes)[:, None] if max_pes else True)
+        return [(float(np.quantile(self.latency[within], ql)), float(np.quantile(self.energy[within], qe)))
+                for ql, qe in quantiles]
+
+    @property
+    def pes(self) -> np.ndarray:
+        """PEs (``X1 * X2``) of every accelerator, in :attr:`accelerators` order."""
+        return self._pes
+
     def _acc_pos(self, accelerator: int) -> int:
         if not 0 <= int(accelerator) < len(self.accelerators):
             raise ValueError(f"accelerator={accelerator!r} is not allowed; allowed: 0..{len(self.accelerators) - 1}")

@@ -6,8 +6,11 @@ all constraints), ``phase`` and ``evals`` = the cumulative (network, accelerator
 each trial, in completion order.  :func:`best_curve` turns such a table into best accuracy under a
 constraint against evaluations.
 
-* :func:`coupled`: one multi-objective CoflexSearch over network x accelerator on (err, latency,
-  energy); the constrained best is read off its trials afterwards.
+* :func:`coupled`: per constraint, one CoflexSearch over network x accelerator that minimises
+  ``err`` under the constraint's outcome constraints (latency, energy and PEs: a constrained
+  search, :func:`.tuning.design_constraints`).
+* :func:`coupled_mo`: one multi-objective CoflexSearch over network x accelerator on (err, latency,
+  energy) for all constraints at once; the constrained best is read off its trials afterwards.
 * :func:`semi_decoupled_tune`: stage 1 given (the members P, e.g. exhaustive from the ground-truth
   table with its evaluation count) or by a multi-objective CoflexSearch on the proxy accelerator;
   stage 2 one CoflexSearch over accelerators per constraint, each trial evaluating only P
@@ -34,7 +37,7 @@ from ..spaces import ACCEL_SPACE, Space, joint
 from ..trial import EvalSpec
 from .reinforce import ReinforceSearch
 from .semidecoupled import Constraint, constraint_grid, optimal_set
-from .tuning import make_coflex, meets, members_trial, pair_trial
+from .tuning import design_constraints, make_coflex, meets, members_trial, pair_trial
 
 OBJECTIVES = (["err", "latency", "energy"], ["min", "min", "min"], ["latency", "energy"])
 
@@ -55,13 +58,27 @@ def _tag(df: pd.DataFrame, method: str, seed: int, constraint: int, phase: str, 
     return df
 
 
-def coupled(net_space: Space, spec: EvalSpec, hardware: Any, budget: int, seed: int, out: Path,
-            n_init: int = 10) -> pd.DataFrame:
+def coupled(net_space: Space, constraints: Sequence[Constraint], spec: EvalSpec, hardware: Any, budget: int,
+            seed: int, out: Path, max_pes: int | None, n_init: int = 10) -> pd.DataFrame:
+    """The fully coupled method as a constrained search: per constraint, ``budget`` trials of a
+    CoflexSearch minimising ``err`` under latency, energy and PE outcome constraints."""
+    space, frames = joint(net_space, ACCEL_SPACE), []
+    for i, (lat_max, en_max) in enumerate(constraints):
+        alg = make_coflex(space, ["err"], ["min"], ["latency", "energy"], seed=seed, n_init=n_init,
+                          constraints=design_constraints(lat_max, en_max, max_pes))
+        df = _run(partial(pair_trial, spec=spec, hardware=hardware), space, alg, budget, out, f"coupled_c{i}_s{seed}")
+        frames.append(_tag(df, "coupled", seed, i, "joint"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def coupled_mo(net_space: Space, spec: EvalSpec, hardware: Any, budget: int, seed: int, out: Path,
+               n_init: int = 10) -> pd.DataFrame:
+    """One unconstrained multi-objective CoflexSearch on (err, latency, energy) for every constraint."""
     space = joint(net_space, ACCEL_SPACE)
     metrics, modes, logs = OBJECTIVES
     alg = make_coflex(space, metrics, modes, logs, seed=seed, n_init=n_init)
-    df = _run(partial(pair_trial, spec=spec, hardware=hardware), space, alg, budget, out, f"coupled_s{seed}")
-    return _tag(df, "coupled-coflex", seed, -1, "joint")
+    df = _run(partial(pair_trial, spec=spec, hardware=hardware), space, alg, budget, out, f"coupled_mo_s{seed}")
+    return _tag(df, "coupled-mo", seed, -1, "joint")
 
 
 def stage1_coflex(net_space: Space, proxy: Mapping[str, Any], spec: EvalSpec, hardware: Any, budget: int, seed: int,

@@ -34,10 +34,7 @@ def _exhaustive_part(args: argparse.Namespace, out: Path) -> tuple[Any, list, li
     print(f"ground truth: {gt.shape[1]} cells x {gt.shape[0]} accelerators, zigzag-fixed; {gt.source}; "
           f"built in {gt.build_s:.0f}s ({gt.simulations} layer simulations), loaded in {time.time() - t:.1f}s; "
           f"feasible pairs {gt.feasible.mean():.1%}")
-    pes = np.array([a.X1 * a.X2 for a in gt.accelerators])
-    within = gt.feasible & ((pes <= args.max_pes)[:, None] if args.max_pes else True)
-    constraints = [(float(np.quantile(gt.latency[within], ql)), float(np.quantile(gt.energy[within], qe)))
-                   for ql, qe in args.quantiles]
+    constraints = gt.quantile_constraints(args.quantiles, args.max_pes)
     truth = [gt.optimum(l, e, max_pes=args.max_pes)["accuracy"] for l, e in constraints]
     t = time.time()
     long = gt.long()
@@ -124,7 +121,9 @@ def _methods(args, seed, net_space, spec, pool, constraints, gt, err_scale, ray_
 
     mp, b = args.max_pes, args.budget
     if "coupled" in args.methods:
-        timed("coupled", lambda: M.coupled(net_space, spec, pool, b, seed, ray_dir))
+        timed("coupled", lambda: M.coupled(net_space, constraints, spec, pool, b, seed, ray_dir, mp))
+    if "coupled-mo" in args.methods:
+        timed("coupled-mo", lambda: M.coupled_mo(net_space, spec, pool, b, seed, ray_dir))
     if "semi-exhaustive" in args.methods:
         from .semidecoupled import proxy_set
 

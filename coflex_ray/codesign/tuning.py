@@ -24,12 +24,23 @@ INFEASIBLE_SCORE = -1.0  # members_trial's score when no member meets the constr
 
 
 def make_coflex(space: Space, metrics: Sequence[str], modes: Sequence[str], log_metrics: Sequence[str] = (),
-                seed: int = 0, n_init: int = 10, batch_size: int = 4) -> Any:
-    """CoflexSearch on ``space`` (the only place the co-design code builds one)."""
+                seed: int = 0, n_init: int = 10, batch_size: int = 4,
+                constraints: Mapping[str, tuple[str, float]] | None = None) -> Any:
+    """CoflexSearch on ``space`` (the only place the co-design code builds one); ``constraints``:
+    outcome constraints ``{metric: (op, bound)}`` (see :class:`coflex_ray.CoflexSearch`)."""
     from ..searchers.tune_searchers import CoflexSearch
 
     return CoflexSearch(space, metric=list(metrics), mode=list(modes), log_metrics=list(log_metrics), seed=seed,
-                        n_init=n_init, batch_size=batch_size)
+                        n_init=n_init, batch_size=batch_size, constraints=constraints)
+
+
+def design_constraints(latency_max: float, energy_max: float, max_pes: int | None) -> dict[str, tuple[str, float]]:
+    """One co-design constraint as outcome constraints on :func:`pair_result`'s columns: ``latency``
+    (cycles), ``energy`` (pJ) and, with ``max_pes``, ``pes`` (``X1 * X2``)."""
+    out = {"latency": ("<=", float(latency_max)), "energy": ("<=", float(energy_max))}
+    if max_pes:
+        out["pes"] = ("<=", float(max_pes))
+    return out
 
 
 def pair_result(config: Mapping[str, Any], spec: EvalSpec, hardware: Any = None) -> dict[str, Any]:

@@ -76,6 +76,9 @@ from .warping import make_warp, warp_kind
 # to budgets of tens of batches (TuRBO's, as half-widths: 0.4 / 0.5**8 / 0.8, 3 successes, ceil(d / q)
 # failures).
 TR_INIT, TR_MIN, TR_MAX, TR_SUCC, TR_FAIL = 0.3, 1 / 128, 0.8, 2, 2
+# Outcome constraints (rules 4 and 6): a candidate is "likely feasible" when the probability that every
+# constraint holds is at least this (or, when no candidate reaches it, at least the highest there is)
+LIKELY = 0.5
 
 
 def log_ei(mu: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
@@ -389,17 +392,25 @@ class CoflexCore(ModelCore):
             pfeas = self.feasibility(X, C)
             if self.constraints:
                 pfeas = pfeas * self.constraint_prob(X, C)
+        if self.constraints and not ok.any():  # nothing feasible yet: the likeliest to hold first
+            return [C[i] for i in np.argsort(-pfeas, kind="stable")[:n]]
         ideal, span = front_scale(Yf) if self.bounds is None else (self.bounds[:, 0], np.diff(self.bounds, axis=1)[:, 0])
         L = np.maximum((units(M - self.beta * S) - ideal) / span, -self.clip)  # rule 5 (optimistic if beta > 0)
+        # with outcome constraints, the confidence-bound, direction and Pareto-filter picks are made
+        # among the candidates likely to meet them (all candidates without constraints)
+        likely = (pfeas >= min(LIKELY, pfeas.max())) if self.constraints else np.ones(len(C), bool)
+        sub = np.flatnonzero(likely)
         pooled: set[int] = set()
         k = self.proposals_per_objective
         for j in range(m):
             pooled.update(np.argsort(-(ei(j, M, S) + np.log(np.clip(pfeas, 1e-12, 1))), kind="stable")[:k].tolist())
-            pooled.update(np.argsort(M[:, j] - self.kappa * S[:, j], kind="stable")[:k].tolist())
+            pooled.update(sub[np.argsort(M[sub, j] - self.kappa * S[sub, j], kind="stable")[:k]].tolist())
         for w in directions(m, self.n_directions, self.rng):
-            wl = w * L
-            pooled.add(int(np.argmin(wl.max(axis=1) + 0.05 * wl.sum(axis=1))))
+            wl = w * L[sub]
+            pooled.add(int(sub[np.argmin(wl.max(axis=1) + 0.05 * wl.sum(axis=1))]))
         pool = np.array(sorted(pooled))
+        if self.constraints:
+            pool = pool[likely[pool]]
         keep = pareto_layers(pool, L, n)
         front = (np.vstack([Yf[nondominated(Yf)], P_mean]) - ideal) / span
         return [C[i] for i in self.fuse(keep, L[keep], pfeas[keep], front, n)]

@@ -191,6 +191,9 @@ class StudyConfig:
         fidelity_ladder = args.fidelity_ladder
         if args.smoke and args.scheduler != "none" and fidelity_ladder is None:
             fidelity_ladder = SMOKE_LADDER  # a scheduler needs a ladder; the smoke study brings one
+        if getattr(args, "constraint", None) and args.searchers is None and "hyperopt" in given:
+            given = [n for n in given if n != "hyperopt"]  # the one default searcher that takes no constraints
+            print("note: --constraint: hyperopt takes no constraints; running the other default searchers")
         try:
             searchers = check_searchers(given)
         except ValueError as e:

@@ -46,23 +46,33 @@ def raised_in(e: BaseException) -> str | None:
 
 
 def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: Path, err_label: str,
-                  meta: dict, reference=None) -> pd.DataFrame:
+                  meta: dict, reference=None, constraints: dict | None = None) -> pd.DataFrame:
     """Tidy table (Parquet + CSV), per-run and summary tables, rank tests, run info, plots; print them.
 
     ``reference``: the benchmark's reference front (:mod:`coflex_ray.reference_fronts`), or None
     where none exists yet (then only the study-relative indicators are reported, and the output
-    says so).
+    says so).  ``constraints``: the study's outcome constraints ``{metric: (op, bound)}``; the tidy
+    table gains a ``meets_constraints`` column, and every indicator, front and plot counts only the
+    rows that meet them (per run, ``n_violating`` counts the feasible rows that do not).
     (``bounds.json`` is written by the caller when the bounds are fixed, before any run.)"""
     import json
     import platform
 
-    from ..analysis import (final_rows, fidelity_table, format_rank_tests, format_summary, hw_metric, per_run_table,
-                            rank_tests, summary_table)
+    from ..analysis import (constrained_view, final_rows, fidelity_table, format_rank_tests, format_summary,
+                            hw_metric, meets_constraints, per_run_table, rank_tests, summary_table)
     from ..plots import plot_all
 
+    if constraints:
+        results = results.assign(meets_constraints=meets_constraints(results, constraints))
     results.to_parquet(out / "results.parquet", index=False)
     results.to_csv(out / "results.csv", index=False)
+    raw, results = results, constrained_view(results, constraints)
     per_run = per_run_table(results, bounds, reference)
+    if constraints:
+        top = final_rows(raw)
+        violating = (top["feasible"].astype(bool) & ~top["meets_constraints"]).groupby(
+            [top["searcher"], top["seed"]], sort=False).sum().rename("n_violating").reset_index()
+        per_run = per_run.merge(violating, on=["searcher", "seed"], how="left")
     per_run.to_csv(out / "per_run.csv", index=False)
     summary = summary_table(per_run)
     summary.to_csv(out / "summary.csv")
@@ -82,8 +92,10 @@ def write_outputs(results: pd.DataFrame, bounds: dict, bounds_source: str, out: 
     fid = fidelity_table(results) if "fidelity_level" in results else None
     if fid is not None:
         fid.to_csv(out / "fidelity.csv", index=False)
+    cons = ("; only results meeting " + ", ".join(f"{m} {op} {b:g}" for m, (op, b) in constraints.items())
+            + " count (fronts, HV, best values)") if constraints else ""
     print(f"\nsummary: median [IQR] over seeds; HV of (err, log10 {hw_metric(bounds)}) normalised by {bounds_source}, "
-          f"reference point 1.1; IGD/IGD+ against the union front of all methods; {ref_text}")
+          f"reference point 1.1; IGD/IGD+ against the union front of all methods; {ref_text}{cons}")
     print(format_summary(summary))
     if tests is not None:
         print("\n" + format_rank_tests(tests))
