@@ -16,8 +16,11 @@ Failed or infeasible points get a penalty objective vector (:func:`.failures.pen
 pushes away from them.  With outcome constraints (``constraints``, :mod:`.core`) the problem has one
 inequality constraint per outcome constraint, and each told individual carries pymoo's constraint
 values ``G = sign * (value - bound)`` (feasible where ``<= 0``; pymoo's constrained domination ranks
-feasible individuals first); a failed point gets a violation worse than any observed.  The pymoo algorithm (including its own ``numpy`` Generator) is part of the
-core's state, so a restored search continues the same generations.
+feasible individuals first); a failed point gets a violation worse than any observed.  When the
+population has converged, so that :data:`STALE_GENERATIONS` generations in a row hold only evaluated
+points, the batch is random untaken points instead (counted in ``n_fallbacks``).  The pymoo
+algorithm (including its own ``numpy`` Generator) is part of the core's state, so a restored search
+continues the same generations.
 """
 
 from __future__ import annotations
@@ -25,12 +28,18 @@ from __future__ import annotations
 
 import numpy as np
 from pymoo.core.problem import Problem
+from pymoo.core.termination import NoTermination
 
 from ..spaces import Space
-from .candidates import Index, to_index
+from .candidates import Index, random_untaken, to_index
 from .core import Core
 from .failures import penalty
 from .normalise import violation
+
+
+# generations in a row whose every individual was evaluated before (told at once from the stored
+# results) before a batch of random untaken points is proposed instead
+STALE_GENERATIONS = 20
 
 
 class _UnitCube(Problem):
@@ -64,9 +73,13 @@ class NSGA2Core(Core):
         check_pop_size(pop_size)
         self.pop_size = pop_size
         self.algorithm = NSGA2(pop_size=pop_size)
-        self.algorithm.setup(_UnitCube(space.ndim, n_obj, len(self.constraints)), seed=seed)
+        # the search ends when Tune's budget does: pymoo's default termination test (an IGD between
+        # successive fronts every generation) would only cost time
+        self.algorithm.setup(_UnitCube(space.ndim, n_obj, len(self.constraints)), seed=seed,
+                             termination=NoTermination())
         self.generation = None  # the population asked from pymoo and not yet told
         self.generations = 0
+        self.n_fallbacks = 0  # batches of random points after STALE_GENERATIONS converged generations
 
     def next_batch(self, running: list[Index]) -> list[Index] | None:
         if self.generation is not None:
@@ -74,17 +87,18 @@ class NSGA2Core(Core):
             if any(i not in self.results for i in idxs):
                 return None  # wait for this generation's evaluations
             self._tell_generation(idxs)
-        self.generation = self.algorithm.ask()
-        self.generations += 1
-        self.n_batches += 1
-        todo: list[Index] = []
-        for x in self.generation.get("X"):
-            idx = to_index(self.space, x)
-            if idx not in self.taken and idx not in todo:
-                todo.append(idx)
-        if not todo:  # the whole generation was evaluated before: tell it at once
-            return self.next_batch(running) if not self.exhausted else None
-        return todo
+        for _ in range(STALE_GENERATIONS):
+            self.generation = self.algorithm.ask()
+            self.generations += 1
+            self.n_batches += 1
+            idxs = [to_index(self.space, x) for x in self.generation.get("X")]
+            todo = list(dict.fromkeys(i for i in idxs if i not in self.taken))
+            if todo or self.exhausted:
+                return todo or None
+            self._tell_generation(idxs)  # the whole generation was evaluated before: tell it at once
+        # the population has converged onto evaluated points: random untaken points keep the search going
+        self.n_fallbacks += 1
+        return random_untaken(self.space, self.pop_size, self.rng, self.is_taken)
 
     def _tell_generation(self, idxs: list[Index]) -> None:
         bad = penalty(np.array([y for y in self.results.values() if y is not None]).reshape(-1, self.n_obj),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 
 import numpy as np
 import pytest
 
 from coflex_ray.searchers.nsga2 import NSGA2Core
+from coflex_ray.spaces import NB201_SPACE
 
 from .helpers import CUBE_SPACE as SPACE
 from .helpers import cube_zdt1 as f
@@ -92,3 +94,23 @@ def test_failed_points_enter_the_generation_with_the_penalty_vector():
 def test_pop_size_below_two_is_refused():
     with pytest.raises(ValueError, match="pop_size=1 must be at least 2"):
         NSGA2Core(SPACE, n_obj=2, pop_size=1)
+
+
+def test_a_converged_population_falls_back_to_random_points_instead_of_recursing():
+    """Single-objective NSGA-II on the NAS-Bench-201 cells (real accuracies, latency on a Raspberry Pi
+    4 at most its 30th percentile) converges onto evaluated cells within 100 evaluations; the core
+    keeps proposing untried cells (counted as fallbacks) instead of asking pymoo for converged
+    generations until the recursion limit."""
+    from coflex_ray.evaluators.device import device_latency_ms
+    from coflex_ray.evaluators.nb201 import nb201_accuracy, nb201_index
+
+    core = NSGA2Core(NB201_SPACE, 1, seed=0, pop_size=10, constraints=[(1.0, math.log(19.29))])
+    seen = set()
+    for _ in range(100):
+        (x,) = core.ask(1)
+        cell = NB201_SPACE.decode(x)
+        assert tuple(cell.values()) not in seen
+        seen.add(tuple(cell.values()))
+        core.tell(x, np.array([100.0 - nb201_accuracy(cell)]),
+                  c=np.array([math.log(device_latency_ms(nb201_index(cell), "raspi4"))]))
+    assert core.n_fallbacks > 0
