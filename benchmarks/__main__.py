@@ -18,6 +18,7 @@ BENCHES = {
     "best-known": "benchmarks.best_known",
     "anytime": "benchmarks.anytime",
     "sparse-gp": "benchmarks.sparse_gp",
+    "batch-cost": "benchmarks.batch_cost",
     "multifidelity": "benchmarks.multifidelity",
     "merge-studies": "benchmarks.merge_studies",
     "constrained": "benchmarks.constrained",

@@ -27,6 +27,12 @@ It does what Tune's searcher contract needs and no optimiser cares about:
   ``ResultGrid`` or a results dataframe of an earlier run).
 * **Checkpoints**: ``save``/``restore`` pickle the whole state (core included); the searcher itself
   pickles, and a restored searcher continues identically.
+* **Background mode** (``background=True``, :mod:`.background`): model fits and batches run on a
+  worker thread; ``suggest`` hands out ready points or returns ``None`` (Tune asks again) and never
+  waits for a fit, results are queued while a fit runs and go to the next one, and each batch has
+  at least as many points as Tune's ``ConcurrencyLimiter`` lets run at once
+  (:meth:`AskTellSearcher.set_max_concurrency`).  Not deterministic (which results a batch sees
+  depends on timing); the default, synchronous mode is.
 * **Pareto set out**: :meth:`pareto_front` (final-fidelity results only: below the top
   ``fidelity_level``, or, in a plain Tune script with a scheduler, below the ``training_iteration``
   that full-length trials reach, a result is a low-fidelity one; see :meth:`AskTellSearcher.full_length`).
@@ -57,6 +63,7 @@ from ray.tune.search import Searcher
 
 from ..spaces import Space
 from .candidates import to_index
+from .background import QUICK_S, BackgroundAsker, tell_once
 from .core import Core, ModelCore
 from .failures import failure_reason, fidelity_below_top
 from .normalise import Objectives, as_list, check_constraints
@@ -92,6 +99,11 @@ class AskTellSearcher(Searcher):
             ``{"latency_ms": ("<=", 10.0)}``; each metric must be reported by the trainable (it may
             also be an objective, and be in ``log_metrics``).  A result that violates one is
             infeasible: modelled, but kept off the Pareto front.  ``None`` or ``{}``: none.
+        background: fit models and make batches on a worker thread (:mod:`.background`), so that
+            ``suggest`` never holds up Tune's loop: it returns ``None`` while no point is ready, and
+            batches grow to the concurrency Tune allows.  Not deterministic.  Default ``False``:
+            every ``suggest`` that needs a batch fits the model itself, and the same seed gives
+            the same suggestions.
 
     Raises:
         ValueError: ``metric`` without ``mode`` (or the reverse), a bad mode, malformed
@@ -104,8 +116,8 @@ class AskTellSearcher(Searcher):
                  mode: str | Sequence[str] | None = None, *, seed: int = 0, log_metrics: Sequence[str] = (),
                  objective_bounds: Any = None, infeasible_key: str | None = "feasible",
                  float_levels: int = 1001, points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-                 evaluated_rewards: Sequence[Any] | None = None, constraints: Mapping[str, Any] | None = None
-                 ) -> None:
+                 evaluated_rewards: Sequence[Any] | None = None, constraints: Mapping[str, Any] | None = None,
+                 background: bool = False) -> None:
         metrics, modes = as_list(metric), as_list(mode)
         if bool(metrics) != bool(modes):
             raise ValueError(f"metric and mode go together; got metric={metric!r} mode={mode!r}")
@@ -132,7 +144,10 @@ class AskTellSearcher(Searcher):
         # Tune's training_iteration of each evaluated result (None where none was reported)
         self.iterations: list[int | None] = []
         self._warm: list[tuple[Any, Any, bool]] = []  # warm-start points waiting for the space/metric
-        self.suggest_time_s = 0.0
+        self.suggest_time_s = 0.0  # seconds inside suggest (the time Tune's loop waited for the searcher)
+        self.background = bool(background)
+        self.max_concurrency: int | None = None  # from Tune's ConcurrencyLimiter (set_max_concurrency)
+        self._runner: BackgroundAsker | None = None  # background mode: every call into the core goes through it
         self._setup()
 
     # ------------------------------------------------------------------ for subclasses
@@ -152,6 +167,7 @@ class AskTellSearcher(Searcher):
         them; NSGA-II is scale-free)."""
         internal = self._objectives().internal_bounds(objective_bounds) if self._metric else None  # validates
         self.objective_bounds = objective_bounds
+        self.settle()
         if isinstance(self.core, ModelCore) and self.core.bounds is None:
             self.core.bounds = internal
 
@@ -178,6 +194,9 @@ class AskTellSearcher(Searcher):
         rewards = [self._result(r, f"evaluated_rewards[{i}]") for i, r in enumerate(self.evaluated_rewards or [])]
         objectives = self._objectives()
         self.core = self.make_core(self.space, len(objectives.metrics), objectives.internal_bounds(self.objective_bounds))
+        if getattr(self, "background", False):
+            self._runner = BackgroundAsker(self.core)
+            self._runner.max_concurrency = self.max_concurrency
         warm, self._warm = self._warm, []
         for parameters, value, error in warm:
             self.add_evaluated_point(parameters, value, error)
@@ -239,24 +258,82 @@ class AskTellSearcher(Searcher):
             f"its mode, e.g. TuneConfig(metric={self._metric[0]!r}, mode={self._mode[0]!r})")
 
     # ------------------------------------------------------------------ Tune loop
-    def suggest(self, trial_id: str) -> dict | None:
+    def suggest(self, trial_id: str) -> dict | str | None:
+        """The config for the new trial ``trial_id``: points to evaluate first, then the core's points.
+
+        Returns:
+            A config; ``None`` when no point is ready (the core waits for results, or in background
+            mode a fit is running: Tune asks again); ``Searcher.FINISHED`` once every legal point is
+            taken.
+
+        Raises:
+            RuntimeError: the searcher has no space or no metric yet.
+        """
         if self.core is None:
             raise RuntimeError(f"{type(self).__name__} has no {'search space' if self.space is None else 'metric'} "
                                "yet: pass space=/metric=/mode= or give the Tuner a param_space and metric")
-        if self._queue:  # points to evaluate first, as given
+        if self._queue:  # points to evaluate first, as given (no background job runs before they are out)
             config, x = self._queue.pop(0)
             self.core.reserve(x)
         else:
             start = time.perf_counter()
             try:
-                points = self.core.ask(1, pending=list(self.pending.values()))
+                x = self._next_point()
             finally:
                 self.suggest_time_s += time.perf_counter() - start
-            if not points:
-                return Searcher.FINISHED if self.core.exhausted else None
-            x, config = points[0], self._config(points[0])
+            if x is None:
+                runner = getattr(self, "_runner", None)
+                done = self.core.exhausted if runner is None else not runner.busy and not runner.ready \
+                    and self.core.exhausted
+                return Searcher.FINISHED if done else None
+            config = self._config(x)
         self.pending[trial_id], self.configs[trial_id] = x, config
         return copy.deepcopy(config)
+
+    def _next_point(self) -> np.ndarray | None:
+        """The next point to run, or ``None``: synchronously from the core, or in background mode a
+        ready point, starting a job when none is (waiting ``QUICK_S`` for it: cheap batches, such as
+        the initial design's, are then handed out at once)."""
+        runner = getattr(self, "_runner", None)
+        if runner is None:
+            return next(iter(self.core.ask(1, pending=list(self.pending.values()))), None)
+        x = runner.take()
+        if x is None and runner.start(list(self.pending.values())):
+            runner.wait(QUICK_S)
+            x = runner.take()
+        return x
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        """Record how many trials may run at once (Tune's ``ConcurrencyLimiter`` calls this when it is
+        built and again before the search starts); in background mode each batch has at least that
+        many points (up to ``background.BATCH_CAP``).
+
+        Returns:
+            ``False``: the limiter keeps limiting the trials itself.
+        """
+        self.max_concurrency = int(max_concurrent)
+        if getattr(self, "_runner", None) is not None:
+            self._runner.max_concurrency = self.max_concurrency
+        return False
+
+    @property
+    def stale_proposals(self) -> int:
+        """Background mode: points handed out after results their model had not seen (0 otherwise)."""
+        runner = getattr(self, "_runner", None)
+        return 0 if runner is None else runner.stale_proposals
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Background mode: wait for the running fit and tell the core every result received; the
+        synchronous mode has nothing to wait for.
+
+        Args:
+            timeout: seconds to wait at most; ``None``: as long as the fit takes.
+
+        Returns:
+            ``True`` when the core has every result, ``False`` when the fit was still running.
+        """
+        runner = getattr(self, "_runner", None)
+        return True if runner is None else runner.settle(timeout)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """Intermediate results (a multi-step trial's lower rungs) are not used: the trial's last row,
@@ -273,19 +350,12 @@ class AskTellSearcher(Searcher):
         objectives = self._objectives()
         config = self._config(x) if config is None else config
         reason = failure_reason(result, error, objectives, self.infeasible_key)
-        # a point run twice (points to evaluate on the same legal point): the core keeps the first result
-        told = to_index(self.space, x) in self.core.results
         if reason:
             self.failed.append((config, reason))
-            if not told:
-                self.core.tell(x, failed=True)
+            self._tell(x, None)
             return
-        y = objectives.vector(result)
-        if not told:  # the highest fidelity the trial reached (see the module docstring)
-            if objectives.constraints:
-                self.core.tell(x, y, c=objectives.constraint_values(result))
-            else:
-                self.core.tell(x, y)
+        y = objectives.vector(result)  # the highest fidelity the trial reached (see the module docstring)
+        self._tell(x, y, objectives.constraint_values(result) if objectives.constraints else None)
         metrics = {m: float(result[m]) for m in dict.fromkeys(objectives.metrics + objectives.constraint_metrics)}
         level = fidelity_below_top(result)
         if level is not None:
@@ -294,6 +364,15 @@ class AskTellSearcher(Searcher):
             self.evaluated.append((config, metrics, y))
             it = result.get("training_iteration")
             self.iterations.append(int(it) if isinstance(it, (int, np.integer)) else None)
+
+    def _tell(self, x: np.ndarray, y: np.ndarray | None, c: np.ndarray | None = None) -> None:
+        """Tell the core (through the background runner, if any) unless the point has a result already
+        (a point run twice, e.g. points to evaluate on one legal point: the first result is kept)."""
+        runner = getattr(self, "_runner", None)
+        if runner is None:
+            tell_once(self.core, x, y, c)
+        else:
+            runner.tell(x, y, c)
 
     def _config(self, x: np.ndarray) -> dict:
         values = self.space.decode(x)
@@ -318,12 +397,15 @@ class AskTellSearcher(Searcher):
             error: the evaluation failed.
             pruned: the evaluation was stopped early (counted as failed: there is no final result).
             intermediate_values: ignored.
+
+        In background mode this first waits for a running fit (:meth:`settle`).
         """
         if intermediate_values is not None:
             warnings.warn(f"{type(self).__name__}.add_evaluated_point ignores intermediate_values", stacklevel=2)
         if self.core is None:
             self._warm.append((parameters, value, error or pruned))
             return
+        self.settle()  # background mode: the core must not change under the check below
         result = self._result(value, "add_evaluated_point")
         config, x = self._point(parameters, "add_evaluated_point")
         if self.core.is_taken(to_index(self.space, x)):
@@ -409,10 +491,20 @@ class AskTellSearcher(Searcher):
 
     # ------------------------------------------------------------------ checkpoints
     def get_state(self) -> dict:
-        return dict(self.__dict__)
+        """The whole state.  In background mode it never waits for a running fit: the core and the
+        runner are then taken as the fit found them, with the results received since (see
+        :meth:`.background.BackgroundAsker.frozen`); no thread or lock is in it."""
+        state = dict(self.__dict__)
+        if state.get("_runner") is not None:
+            state["_runner"] = frozen = state["_runner"].frozen()
+            state["core"] = frozen.core
+        return state
 
     def set_state(self, state: dict) -> None:
         self.__dict__.update(state)
+
+    def __getstate__(self) -> dict:
+        return self.get_state()
 
     def save(self, checkpoint_path: str) -> None:
         from ray import cloudpickle  # a tune.sample_from function in the searcher's own space is a lambda

@@ -70,6 +70,10 @@ class CoflexSearch(AskTellSearcher):
         constraints: outcome constraints ``{metric: (op, bound)}`` (see
             :class:`.adapter.AskTellSearcher`); one sparse GP per constrained metric, and the
             fusion's scores weighted by the probability that every constraint holds.  Default none.
+        background: fit the models and make batches on a worker thread, so that ``suggest`` never
+            waits for a fit; batches then grow to the number of trials Tune's ``ConcurrencyLimiter``
+            runs at once (see :class:`.adapter.AskTellSearcher`).  Not deterministic.  Default
+            ``False``.
         **overrides: any :class:`.coflex.CoflexOptions` field as a keyword (``n_init=6``),
             replacing that field of ``options``.
 
@@ -107,7 +111,7 @@ class BoTorchMOSearch(AskTellSearcher):
         num_restarts: its restarts; 0 scores the candidate set only.  Default 4.
         **kwargs: ``seed``, ``log_metrics``, ``objective_bounds`` (``None``: frozen from the initial
             design), ``infeasible_key``, ``float_levels``, ``points_to_evaluate``, ``evaluated_rewards``,
-            ``constraints`` (BoTorch outcome constraints on extra model outputs) of
+            ``constraints`` (BoTorch outcome constraints on extra model outputs), ``background`` of
             :class:`.adapter.AskTellSearcher`.
 
     Raises:
@@ -140,7 +144,7 @@ class NSGA2Search(AskTellSearcher):
             :class:`.adapter.AskTellSearcher` (``None``: taken from the Tuner).
         pop_size: individuals per generation.  Default 20.
         **kwargs: ``seed``, ``log_metrics``, ``infeasible_key``, ``float_levels``, ``points_to_evaluate``,
-            ``evaluated_rewards``, ``constraints`` (pymoo constraint values ``G``) of
+            ``evaluated_rewards``, ``constraints`` (pymoo constraint values ``G``), ``background`` of
             :class:`.adapter.AskTellSearcher`.
 
     Raises:
