@@ -58,6 +58,7 @@ DEVICES, PERCENTILES = ("pixel3", "raspi4"), (10, 30)
 CODESIGN_QUANTILES = ((0.05, 0.05), (0.1, 0.25), (0.25, 0.1))  # the co-design table's constraint pairs
 MAX_PES = 1024
 CHECKPOINTS = (10, 30, 100)
+INF = 1e9  # a regret while nothing feasible was found, for quantiles and rank tests (worse than any finite one)
 OUT = RESULTS / "constrained"
 
 
@@ -244,10 +245,10 @@ def run_metrics(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fmt(values: pd.Series) -> str:
+    """``median [q1, q3]``; a quantile that reaches into runs with nothing feasible is ``inf``."""
     v = values.to_numpy(float)
-    q1, med, q3 = np.percentile(v, [25, 50, 75]) if np.isfinite(v).all() else np.nanpercentile(
-        np.where(np.isfinite(v), v, 1e9), [25, 50, 75])
-    show = lambda x: "inf" if x >= 1e9 else f"{x:.2f}"  # noqa: E731
+    q1, med, q3 = np.percentile(np.where(np.isfinite(v), v, INF), [25, 50, 75])
+    show = lambda x: "inf" if x >= INF / 10 else f"{x:.2f}"  # noqa: E731
     return f"{show(med)} [{show(q1)}, {show(q3)}]"
 
 
@@ -277,7 +278,7 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[pd.DataFrame, str]:
             if name != "coflex" and len(base):
                 for c in cps[1:]:
                     a, b = base[f"regret@{c}"].to_numpy(float), s[f"regret@{c}"].to_numpy(float)
-                    a, b = np.where(np.isfinite(a), a, 1e9), np.where(np.isfinite(b), b, 1e9)
+                    a, b = np.where(np.isfinite(a), a, INF), np.where(np.isfinite(b), b, INF)
                     alt = "less" if name == "random" else "two-sided"
                     row[f"p@{c}"] = float(mannwhitneyu(a, b, alternative=alt).pvalue) if (a != b).any() else 1.0
             rows.append(row)
@@ -319,6 +320,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--n-init", type=int, default=10)
     p.add_argument("--jobs", type=int, default=1, help="runs at once (processes)")
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--summary-only", action="store_true",
+                   help="run nothing: summarise the runs already in --out (a searcher may have fewer seeds)")
     args = p.parse_args(argv)
     for flag, given, allowed in (("--problems", args.problems, list(problems())),
                                  ("--searchers", args.searchers, list(SEARCHERS))):
@@ -348,8 +351,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.problems:
         print(f"{name}: {problems()[name]().about}", flush=True)
     done = _done(path)
-    todo = [(p, s, seed) for seed in args.seeds for p in args.problems for s in args.searchers
-            if (p, s, seed, args.budget, args.n_init) not in done]  # seed by seed: every seed done is complete
+    todo = [] if args.summary_only else [
+        (p, s, seed) for seed in args.seeds for p in args.problems for s in args.searchers
+        if (p, s, seed, args.budget, args.n_init) not in done]  # seed by seed: every seed done is complete
     print(f"{len(todo)} runs to do ({len(done)} already in {path}); {args.jobs} at once", flush=True)
     start = time.time()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool, path.open("a") as f:
