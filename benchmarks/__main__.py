@@ -20,6 +20,7 @@ BENCHES = {
     "sparse-gp": "benchmarks.sparse_gp",
     "multifidelity": "benchmarks.multifidelity",
     "merge-studies": "benchmarks.merge_studies",
+    "mobo": "benchmarks.mobo",
 }
 
 
