@@ -22,6 +22,7 @@ BENCHES = {
     "multifidelity": "benchmarks.multifidelity",
     "merge-studies": "benchmarks.merge_studies",
     "constrained": "benchmarks.constrained",
+    "mobo": "benchmarks.mobo",
 }
 
 

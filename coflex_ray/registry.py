@@ -5,7 +5,8 @@ every searcher; the study, the command line and the tests read it from here.
 
 Every searcher optimises the same two objectives, ``err`` and the hardware column ``hw``
 (``edp``, or ``latency_ms`` for measured device latencies; modelled in log space), at the same
-budget, seeds and concurrency:
+budget, seeds and concurrency (other objectives, all minimised: ``make_searcher(metrics=...)``, as
+the standard-problem benchmarks use them):
 
 * ours: ``coflex``, ``qnehvi``, ``qehvi``, ``qnparego`` (BoTorch), ``nsga2`` (pymoo);
 * Ray Tune's built-ins: ``random`` (``BasicVariantGenerator``); ``optuna-tpe``, ``optuna-nsga2``,
@@ -18,7 +19,7 @@ budget, seeds and concurrency:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 if TYPE_CHECKING:
     from .spaces import Space
@@ -35,8 +36,9 @@ class SearcherEntry:
     Attributes:
         requires: import names of the libraries the searcher needs (checked before anything runs).
         library: the distribution whose version names the searcher's implementation in messages.
-        build: ``build(space, seed, n_init, concurrency, hw, constraints=None) -> search_alg`` for
-            ``tune.TuneConfig``; ``constraints`` are outcome constraints ``{metric: (op, bound)}``.
+        build: ``build(space, seed, n_init, concurrency, targets, constraints=None) -> search_alg``
+            for ``tune.TuneConfig``; ``targets`` a :class:`Targets`, ``constraints`` outcome
+            constraints ``{metric: (op, bound)}``.
         extras: import names that are optional for the library but needed to run it as its authors
             intend (a missing one makes the library fall back to a slower or weaker path).
     """
@@ -47,8 +49,26 @@ class SearcherEntry:
     extras: tuple[str, ...] = ()
 
 
-def _kw(seed: int, hw: str, constraints: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    kw = dict(metric=["err", hw], mode=["min", "min"], seed=seed, log_metrics=[hw])
+@dataclass(frozen=True)
+class Targets:
+    """The objectives a searcher is built for, all minimised.
+
+    Attributes:
+        metrics: the objectives' result keys, e.g. ``("err", "edp")``.
+        log_metrics: those of ``metrics`` modelled in log space (positive values only).
+    """
+
+    metrics: tuple[str, ...]
+    log_metrics: tuple[str, ...] = ()
+
+    @property
+    def modes(self) -> list[str]:
+        """``"min"`` per metric (the searchers' ``mode``)."""
+        return ["min"] * len(self.metrics)
+
+
+def _kw(seed: int, t: Targets, constraints: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    kw = dict(metric=list(t.metrics), mode=t.modes, seed=seed, log_metrics=list(t.log_metrics))
     if constraints:
         kw["constraints"] = dict(constraints)
     return kw
@@ -66,29 +86,29 @@ def _limit(alg: Any, concurrency: int) -> Any:
     return ConcurrencyLimiter(alg, concurrency)
 
 
-def _coflex(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
+def _coflex(space: Space, seed: int, n_init: int, concurrency: int, t: Targets, constraints: Any = None) -> Any:
     from .searchers.tune_searchers import CoflexSearch
 
-    return _limit(CoflexSearch(space, n_init=n_init, batch_size=_batch(concurrency), **_kw(seed, hw, constraints)),
+    return _limit(CoflexSearch(space, n_init=n_init, batch_size=_batch(concurrency), **_kw(seed, t, constraints)),
                   concurrency)
 
 
 def _botorch(acquisition: str) -> Callable[..., Any]:
-    def build(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
+    def build(space: Space, seed: int, n_init: int, concurrency: int, t: Targets, constraints: Any = None) -> Any:
         from .searchers.tune_searchers import BoTorchMOSearch
 
         return _limit(BoTorchMOSearch(space, acquisition=acquisition, n_init=n_init, batch_size=_batch(concurrency),
-                                      **_kw(seed, hw, constraints)), concurrency)
+                                      **_kw(seed, t, constraints)), concurrency)
     return build
 
 
-def _nsga2(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
+def _nsga2(space: Space, seed: int, n_init: int, concurrency: int, t: Targets, constraints: Any = None) -> Any:
     from .searchers.tune_searchers import NSGA2Search
 
-    return _limit(NSGA2Search(space, pop_size=max(n_init, 4), **_kw(seed, hw, constraints)), concurrency)
+    return _limit(NSGA2Search(space, pop_size=max(n_init, 4), **_kw(seed, t, constraints)), concurrency)
 
 
-def _random(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
+def _random(space: Space, seed: int, n_init: int, concurrency: int, t: Targets, constraints: Any = None) -> Any:
     # constraints: proposals are random either way; the study filters the results
     # (pareto_results(constraints=...))
     from ray.tune.search import BasicVariantGenerator
@@ -117,7 +137,7 @@ def optuna_sampler(name: str, seed: int, n_init: int) -> Any:
 
 
 def _optuna(name: str) -> Callable[..., Any]:
-    def build(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
+    def build(space: Space, seed: int, n_init: int, concurrency: int, t: Targets, constraints: Any = None) -> Any:
         from ray.tune.search.optuna import OptunaSearch
 
         from .searchers.scalarize import FiniteObjectivesSearch
@@ -127,15 +147,16 @@ def _optuna(name: str) -> Callable[..., Any]:
             # Optuna's samplers read the constraint values the searcher stores on each trial
             from .searchers.optuna_constraints import ConstrainedOptunaSearch
 
-            inner = ConstrainedOptunaSearch(sampler=sampler, constraints=dict(constraints), log_metrics=[hw])
+            inner = ConstrainedOptunaSearch(sampler=sampler, constraints=dict(constraints),
+                                            log_metrics=list(t.log_metrics))
         else:
             inner = OptunaSearch(sampler=sampler)
-        alg = FiniteObjectivesSearch(inner, metric=["err", hw], mode=["min", "min"], log_metrics=[hw])
+        alg = FiniteObjectivesSearch(inner, metric=list(t.metrics), mode=t.modes, log_metrics=list(t.log_metrics))
         return _limit(alg, concurrency)
     return build
 
 
-def _hyperopt(space: Space, seed: int, n_init: int, concurrency: int, hw: str, constraints: Any = None) -> Any:
+def _hyperopt(space: Space, seed: int, n_init: int, concurrency: int, t: Targets, constraints: Any = None) -> Any:
     if constraints:
         raise SearcherBuildError("hyperopt takes no constraints; drop it from --searchers")
     from ray.tune.search.hyperopt import HyperOptSearch
@@ -144,8 +165,8 @@ def _hyperopt(space: Space, seed: int, n_init: int, concurrency: int, hw: str, c
 
     # single-objective: the mean of the two objectives normalised by the study's bounds (set by
     # study.set_study_bounds once the study has fixed them)
-    alg = ScalarizedSearch(HyperOptSearch(n_initial_points=n_init, random_state_seed=seed), metric=["err", hw],
-                           mode=["min", "min"], log_metrics=[hw])
+    alg = ScalarizedSearch(HyperOptSearch(n_initial_points=n_init, random_state_seed=seed), metric=list(t.metrics),
+                           mode=t.modes, log_metrics=list(t.log_metrics))
     return _limit(alg, concurrency)
 
 
@@ -199,28 +220,39 @@ def check_installed(names: list[str]) -> None:
                                      f"{name!r} from --searchers")
 
 
-def make_searcher(name: str, space: Space, seed: int, n_init: int, concurrency: int, hw: str = "edp",
-                  constraints: Mapping[str, Any] | None = None) -> Any:
-    """The ``search_alg`` of searcher ``name`` on the objectives ``err`` and ``hw``.
+def make_searcher(name: str, space: Space | Mapping[str, Any], seed: int, n_init: int, concurrency: int,
+                  hw: str = "edp", constraints: Mapping[str, Any] | None = None, *,
+                  metrics: Sequence[str] | None = None) -> Any:
+    """The ``search_alg`` of searcher ``name`` on the objectives ``err`` and ``hw`` (or ``metrics``).
 
-    ``constraints``: outcome constraints ``{metric: (op, bound)}`` (see
-    :func:`.searchers.normalise.check_constraints`), passed to every searcher that takes them (ours;
-    the Optuna ones through :class:`.searchers.optuna_constraints.ConstrainedOptunaSearch`);
-    ``random`` proposes as without them (filter its results with ``pareto_results(constraints=...)``).
-    ``None`` or ``{}``: exactly the unconstrained searcher.
+    ``space``: a :class:`.spaces.Space` or a Tune ``param_space`` dict.  ``constraints``: outcome
+    constraints ``{metric: (op, bound)}`` (see :func:`.searchers.normalise.check_constraints`),
+    passed to every searcher that takes them (ours; the Optuna ones through
+    :class:`.searchers.optuna_constraints.ConstrainedOptunaSearch`); ``random`` proposes as without
+    them (filter its results with ``pareto_results(constraints=...)``).  ``None`` or ``{}``: exactly
+    the unconstrained searcher.  ``metrics``: other objectives instead of ``err`` and ``hw``, all
+    minimised and modelled as reported (no log space), e.g. ``["f0", "f1", "f2"]``; ``hw`` is then
+    unused.  ``None`` (default): ``err`` and ``hw``, ``hw`` in log space.
 
     Raises:
-        ValueError: ``name`` is not in :data:`SEARCHERS`, or malformed ``constraints``.
+        ValueError: ``name`` is not in :data:`SEARCHERS`, malformed ``constraints``, or an empty or
+            repeating ``metrics``.
         SearcherBuildError: constraints for ``hyperopt``, which cannot take them.
     """
     if name not in SEARCHERS:
         raise ValueError(f"unknown searcher {name!r}; allowed: {', '.join(SEARCHERS)}")
+    if metrics is None:
+        targets = Targets(("err", hw), (hw,))
+    elif not metrics or len(set(metrics)) != len(metrics):
+        raise ValueError(f"metrics={list(metrics)!r} must name at least one objective, each once")
+    else:
+        targets = Targets(tuple(metrics))
     if constraints:
         from .searchers.normalise import check_constraints
 
         check_constraints(constraints)
-        return SEARCHERS[name].build(space, seed, n_init, concurrency, hw, constraints=constraints)
-    return SEARCHERS[name].build(space, seed, n_init, concurrency, hw)
+        return SEARCHERS[name].build(space, seed, n_init, concurrency, targets, constraints=constraints)
+    return SEARCHERS[name].build(space, seed, n_init, concurrency, targets)
 
 
 def library_version(name: str) -> str:

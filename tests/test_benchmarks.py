@@ -199,3 +199,33 @@ def test_accuracy_evaluator_sources(sss_samples, monkeypatch):
         make_accuracy_evaluator("tss")
     with pytest.raises(ValueError, match="cifar10-valid"):
         make_accuracy_evaluator("nb201", "cifar10-valid")
+
+
+# ------------------------------------------------------------------ standard multi-objective problems
+def test_mobo_harness_records_resumes_and_reports_finite_gaps(tmp_path, capsys):
+    """``python -m benchmarks mobo`` end to end on one cheap problem: a JSON line per run, the summary,
+    a second call that runs nothing, and a line cut short by an interruption that is redone."""
+    import json
+    import math
+
+    from benchmarks.mobo import main
+
+    args = ["--problems", "zdt1", "--searchers", "random", "coflex", "--seeds", "0", "--budget", "12",
+            "--batch", "1", "--out", str(tmp_path)]
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text('{"problem": "zdt1", "searcher": "coflex", "batch": 1, "se')  # killed mid-write
+    main(args)
+    lines = runs.read_text().splitlines()
+    records = [json.loads(line) for line in lines[1:]]
+    assert [r["searcher"] for r in records] == ["random", "coflex"]
+    for r in records:
+        assert r["evaluations"] == 12 and r["batch"] == 1 and r["seed"] == 0 and r["searcher_s"] >= 0
+        assert 0 < r["hv"]["10"] <= r["hv"]["12"] < r["max_hv"] and r["searcher_cpu_s"] >= 0
+        assert math.isfinite(r["log10_gap"]["12"]) and r["log10_gap"]["12"] == math.log10(r["max_hv"] - r["hv"]["12"])
+    assert records[1]["fallbacks"] == 0 and records[0]["fallbacks"] is None
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("machine: ") and "| zdt1 |" in summary and "batch 1, 12 evaluations" in summary
+    capsys.readouterr()
+    main(args)
+    assert "2 runs, 2 finished before, 0 to run" in capsys.readouterr().out
+    assert runs.read_text().splitlines() == lines

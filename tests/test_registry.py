@@ -102,3 +102,26 @@ def test_constraints_on_random_and_hyperopt():
         make_searcher("hyperopt", SPACE, 0, 2, 1, constraints=CONS)
     with pytest.raises(ValueError, match="constraints must be"):
         make_searcher("coflex", SPACE, 0, 2, 1, constraints={"edp": ("<", 3.0)})
+
+
+@pytest.mark.parametrize("name", sorted(SEARCHERS))
+def test_every_searcher_takes_other_objectives(name):
+    """``metrics=``: the standard-problem benchmarks' objectives (three here, none in log space) reach
+    every searcher, which then searches on them."""
+    metrics = ["f0", "f1", "f2"]
+    alg = make_searcher(name, SPACE.param_space(), seed=0, n_init=2, concurrency=1, metrics=metrics)
+    if name == "random":  # BasicVariantGenerator: no objectives
+        return
+    assert list(alg.searcher.metric) == metrics
+    alg = _ready(alg)
+    for t in range(3):
+        cfg = alg.suggest(f"t{t}")
+        r = _result(cfg)
+        alg.on_trial_complete(f"t{t}", {"f0": r["err"], "f1": -r["edp"], "f2": float(cfg["X1"])})
+    assert alg.suggest("t3") is not None
+
+
+def test_other_objectives_must_be_named_once():
+    for bad in ([], ["f0", "f0"]):
+        with pytest.raises(ValueError, match="must name at least one objective, each once"):
+            make_searcher("coflex", SPACE, 0, 2, 1, metrics=bad)

@@ -20,6 +20,7 @@ from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.means import ConstantMean
 from gpytorch.models import ExactGP
 from linear_operator.utils.cholesky import psd_safe_cholesky
+from linear_operator.utils.errors import NotPSDError
 
 # Inducing points are chosen among at most this many observations (GreedyVarianceReduction forms
 # their full kernel matrix: 2000^2 doubles = 32 MB).
@@ -55,6 +56,7 @@ class SGPRModel(ExactGP, GPyTorchModel):
         self.covar_module.inducing_points.requires_grad_(False)
         if outcome_transform is not None:
             self.outcome_transform = outcome_transform
+        self.n_gram_retries = 0  # factorisations redone in the Gram form (:meth:`_factors`)
         self.to(train_X)
 
     def forward(self, x: torch.Tensor) -> MultivariateNormal:
@@ -93,7 +95,17 @@ class SGPRModel(ExactGP, GPyTorchModel):
 
     def _factors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Cholesky factors ``L`` of K_uu, ``LB`` of I + A A^T (A = L^-1 K_uf / sigma) and ``c`` =
-        LB^-1 A (y - mean) / sigma: Titsias' SGPR posterior in its numerically stable form, cached."""
+        LB^-1 A (y - mean) / sigma: Titsias' SGPR posterior in its numerically stable form, cached.
+
+        ``LB`` comes from the fast product form (:func:`_fast_lb`); when that matrix is not positive
+        definite even with linear_operator's largest jitter, it is formed again from ``A`` itself
+        (:func:`_gram_lb`, counted in :attr:`n_gram_retries`), so the model is still usable.  Why:
+        an ill-conditioned K_uu (a smooth objective: long lengthscales, noise at its floor) spoils the
+        product form by rounding, while ``A A^T`` is a Gram matrix and so positive semi-definite.
+
+        Raises:
+            NotPSDError: K_uu itself, or ``I + A A^T`` in the Gram form, has no Cholesky factor.
+        """
         cache = getattr(self, "_fast_cache", None)
         if cache is None:
             with torch.no_grad():
@@ -102,11 +114,11 @@ class SGPRModel(ExactGP, GPyTorchModel):
                 L = psd_safe_cholesky(k(Z, Z).to_dense())
                 Kuf = k(Z, X).to_dense()
                 noise = self.likelihood.noise.reshape(())
-                # A A^T = L^-1 (K_uf K_fu) L^-T / noise: one n m^2 product and two m^3 solves instead of
-                # an n m^2 triangular solve plus an n m^2 product
-                AAt = torch.linalg.solve_triangular(L, Kuf @ Kuf.T, upper=False)
-                AAt = torch.linalg.solve_triangular(L, AAt.T, upper=False) / noise
-                LB = psd_safe_cholesky(torch.eye(len(Z), dtype=AAt.dtype) + (AAt + AAt.T) / 2)
+                try:
+                    LB = _fast_lb(L, Kuf, noise)
+                except NotPSDError:
+                    self.n_gram_retries += 1
+                    LB = _gram_lb(L, Kuf, noise)
                 Ar = torch.linalg.solve_triangular(L, Kuf @ (y - self.mean_module(X)).unsqueeze(-1), upper=False)
                 c = torch.linalg.solve_triangular(LB, Ar / noise, upper=False).squeeze(-1)
             cache = self._fast_cache = (L, LB, c)
@@ -132,6 +144,30 @@ class SGPRModel(ExactGP, GPyTorchModel):
             scale, shift = self.outcome_transform.stdvs.reshape(()), self.outcome_transform.means.reshape(())
             mean, var = mean * scale + shift, var * scale**2
         return mean, var
+
+
+def _fast_lb(L: torch.Tensor, Kuf: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Cholesky factor of ``I + A A^T``, ``A = L^-1 K_uf / sqrt(noise)``, with ``A A^T`` formed as
+    ``L^-1 (K_uf K_fu) L^-T / noise``: one n m^2 product and two m^3 solves instead of an n m^2
+    triangular solve plus an n m^2 product.
+
+    Raises:
+        NotPSDError: rounding made the matrix indefinite beyond linear_operator's largest jitter.
+    """
+    AAt = torch.linalg.solve_triangular(L, Kuf @ Kuf.T, upper=False)
+    AAt = torch.linalg.solve_triangular(L, AAt.T, upper=False) / noise
+    return psd_safe_cholesky(torch.eye(len(L), dtype=AAt.dtype) + (AAt + AAt.T) / 2)
+
+
+def _gram_lb(L: torch.Tensor, Kuf: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """The factor of :func:`_fast_lb` from ``A`` itself (an n m^2 triangular solve more): ``A A^T`` is
+    then a Gram matrix, so ``I + A A^T`` has eigenvalues of at least about 1.
+
+    Raises:
+        NotPSDError: only for non-finite inputs.
+    """
+    A = torch.linalg.solve_triangular(L, Kuf, upper=False) / noise.sqrt()
+    return psd_safe_cholesky(torch.eye(len(L), dtype=A.dtype) + A @ A.T)
 
 
 def select_inducing(X: torch.Tensor, kernel: Kernel, num_inducing: int, rng: np.random.Generator) -> torch.Tensor:
