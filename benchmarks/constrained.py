@@ -193,21 +193,16 @@ def make_searcher(name: str, problem: Problem, seed: int, n_init: int) -> Any:
     raise ValueError(f"unknown searcher {name!r}; allowed: {', '.join(SEARCHERS)}")
 
 
-def meets(result: dict[str, Any], constraints: dict[str, tuple[str, float]]) -> bool:
-    """The result is feasible and meets every constraint."""
-    if not result.get("feasible", True):
-        return False
-    return all((result[m] <= b) if op == "<=" else (result[m] >= b) for m, (op, b) in constraints.items())
-
-
 def run_one(problem_name: str, searcher: str, seed: int, budget: int, n_init: int) -> dict[str, Any]:
     """One run: ``budget`` sequential evaluations; the accuracy and constraint outcome of each."""
     import torch
 
+    from coflex_ray.analysis import meets_constraints
+
     torch.set_num_threads(1)
     problem = problems()[problem_name]()
     alg = make_searcher(searcher, problem, seed, n_init)
-    acc, ok, search_s = [], [], 0.0
+    results, search_s = [], 0.0
     for i in range(budget):
         t = time.perf_counter()
         config = alg.suggest(f"t{i}")
@@ -218,8 +213,9 @@ def run_one(problem_name: str, searcher: str, seed: int, budget: int, n_init: in
         t = time.perf_counter()
         alg.on_trial_complete(f"t{i}", result)
         search_s += time.perf_counter() - t
-        acc.append(round(100.0 - float(result["err"]), 6))
-        ok.append(meets(result, problem.constraints))
+        results.append(result)
+    acc = [round(100.0 - float(r["err"]), 6) for r in results]
+    ok = meets_constraints(pd.DataFrame(results), problem.constraints).tolist() if results else []
     return {"problem": problem_name, "searcher": searcher, "seed": seed, "budget": budget, "n_init": n_init,
             "optimum": problem.optimum, "accuracy": acc, "meets": ok, "searcher_s": round(search_s, 3)}
 

@@ -409,8 +409,7 @@ class CoflexCore(ModelCore):
             wl = w * L[sub]
             pooled.add(int(sub[np.argmin(wl.max(axis=1) + 0.05 * wl.sum(axis=1))]))
         pool = np.array(sorted(pooled))
-        if self.constraints:
-            pool = pool[likely[pool]]
+        pool = pool[likely[pool]]  # all of it without constraints
         keep = pareto_layers(pool, L, n)
         front = (np.vstack([Yf[nondominated(Yf)], P_mean]) - ideal) / span
         return [C[i] for i in self.fuse(keep, L[keep], pfeas[keep], front, n)]
