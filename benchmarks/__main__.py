@@ -23,6 +23,7 @@ BENCHES = {
     "merge-studies": "benchmarks.merge_studies",
     "constrained": "benchmarks.constrained",
     "mobo": "benchmarks.mobo",
+    "concurrency": "benchmarks.concurrency",
 }
 
 

@@ -39,6 +39,12 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
    times :meth:`CoflexCore.constraint_prob` with outcome constraints), joins the batch and the front.
    The front starts as the observed non-dominated points plus the posterior means of the pending
    points (kriging believer).
+8. **One objective.**  Rules 5-7 would pick the lowest posterior means (in one dimension the
+   hypervolume gain is the improvement of the mean): a greedy batch.  With a single objective the
+   batch is instead the ``batch_size`` candidates with the highest log EI plus log probability of
+   feasibility, among the likely-feasible ones with outcome constraints
+   (:func:`single_objective_batch`); pending points are not candidates, but their predictions do
+   not enter the score.
 
 Outcome constraints (``constraints``, :mod:`.core`): one sparse GP per constrained metric on its
 reported values (standardised, no warp; log-space where the metric is in ``log_metrics``), fitted
@@ -154,6 +160,25 @@ def shortfall(L: np.ndarray, front: np.ndarray, ref: np.ndarray) -> np.ndarray:
     box = (L - ref).max(axis=1)
     dom = (L[:, None, :] - front[None, :, :]).min(axis=2).max(axis=1) if len(front) else np.full(len(L), -np.inf)
     return np.maximum(np.maximum(box, dom), 0.0)
+
+
+def single_objective_batch(log_ei: np.ndarray, pfeas: np.ndarray, likely: np.ndarray, n: int) -> np.ndarray:
+    """Rule 8: the batch of a single objective, by constrained log expected improvement.
+
+    Args:
+        log_ei: each candidate's log EI, shape ``(N,)``.
+        pfeas: each candidate's probability of feasibility (failures and outcome constraints), ``(N,)``.
+        likely: which candidates may be picked (the likely-feasible ones), ``(N,)`` booleans.
+        n: the batch size.
+
+    Returns:
+        Up to ``n`` indices of ``likely`` candidates, highest ``log_ei + log pfeas`` first (ties in
+        candidate order): EI times the probability of feasibility (Gardner et al., ICML 2014), the
+        acquisition of Optuna's GP sampler and of BoTorch's constrained EI.
+    """
+    score = np.where(likely, log_ei + np.log(np.clip(pfeas, 1e-12, 1)), -np.inf)
+    order = np.argsort(-score, kind="stable")
+    return order[np.isfinite(score[order])][:n]
 
 
 def pareto_layers(pool: np.ndarray, L: np.ndarray, n: int) -> np.ndarray:
@@ -394,11 +419,13 @@ class CoflexCore(ModelCore):
                 pfeas = pfeas * self.constraint_prob(X, C)
         if self.constraints and not ok.any():  # nothing feasible yet: the likeliest to hold first
             return [C[i] for i in np.argsort(-pfeas, kind="stable")[:n]]
+        # with outcome constraints, the confidence-bound, direction and Pareto-filter picks (and rule 8's)
+        # are made among the candidates likely to meet them (all candidates without constraints)
+        likely = (pfeas >= min(LIKELY, pfeas.max())) if self.constraints else np.ones(len(C), bool)
+        if m == 1:
+            return [C[i] for i in single_objective_batch(ei(0, M, S), pfeas, likely, n)]
         ideal, span = front_scale(Yf) if self.bounds is None else (self.bounds[:, 0], np.diff(self.bounds, axis=1)[:, 0])
         L = np.maximum((units(M - self.beta * S) - ideal) / span, -self.clip)  # rule 5 (optimistic if beta > 0)
-        # with outcome constraints, the confidence-bound, direction and Pareto-filter picks are made
-        # among the candidates likely to meet them (all candidates without constraints)
-        likely = (pfeas >= min(LIKELY, pfeas.max())) if self.constraints else np.ones(len(C), bool)
         sub = np.flatnonzero(likely)
         pooled: set[int] = set()
         k = self.proposals_per_objective

@@ -1,12 +1,12 @@
-"""CoflexSearch's core: the fusion, its scale and shortfall fallback, the trust region, given bounds,
-batches and output warps."""
+"""CoflexSearch's core: the fusion, its scale and shortfall fallback, the single-objective batch, the
+trust region, given bounds, batches and output warps."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from coflex_ray.searchers import coflex as coflex_module
-from coflex_ray.searchers.coflex import CoflexCore, front_scale, shortfall
+from coflex_ray.searchers.coflex import CoflexCore, front_scale, shortfall, single_objective_batch
 
 from .helpers import MIXED_SPACE as SPACE
 
@@ -52,6 +52,16 @@ def test_fallback_without_any_gain_takes_the_smallest_shortfall_not_the_largest_
     # the old rule took the largest posterior sd, here the far candidate 2 (3.0, 3.0)
     assert np.allclose(shortfall(L, front, np.full(2, 1.1)), [0.4, 0.1, 2.5])
     assert CoflexCore.fuse(np.arange(3), L, np.ones(3), front, n=1) == [1]
+
+
+def test_single_objective_batch_is_constrained_ei_among_likely_candidates():
+    log_ei = np.log(np.array([0.5, 0.4, 0.3, 0.2, 0.1]))
+    # EI alone would take 0 and 1; times the probability of feasibility, 2 (0.3 x 0.9) beats 1 (0.4 x 0.6)
+    pfeas = np.array([0.4, 0.6, 0.9, 1.0, 1.0])
+    likely = pfeas >= 0.5
+    assert single_objective_batch(log_ei, pfeas, likely, 2).tolist() == [2, 1]  # 0 (p 0.4) is not likely
+    assert single_objective_batch(log_ei, pfeas, likely, 9).tolist() == [2, 1, 3, 4]  # never an unlikely one
+    assert single_objective_batch(log_ei, np.ones(5), np.ones(5, bool), 3).tolist() == [0, 1, 2]
 
 
 def test_trust_region_doubles_on_success_halves_on_failure():
