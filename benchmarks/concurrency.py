@@ -22,7 +22,6 @@ import argparse
 import os
 import tempfile
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,25 +32,18 @@ from coflex_ray import CoflexSearch
 REPO = Path(__file__).resolve().parent.parent
 
 
-@lru_cache(maxsize=1)
-def _tables() -> tuple[np.ndarray, np.ndarray]:
-    from coflex_ray.evaluators.device import latency_table
-    from coflex_ray.evaluators.nb201 import nb201_table
-
-    return nb201_table()["cifar10"].to_numpy(float), latency_table()["pixel3"].to_numpy(float)
-
-
 def trial(config: dict[str, Any], sleep_s: float) -> None:
     """One trial: the table lookup, then ``sleep_s`` seconds; reports both objectives and its span."""
     from ray import tune
 
-    from coflex_ray.evaluators.nb201 import nb201_index
+    from coflex_ray.evaluators.device import device_latency_ms
+    from coflex_ray.evaluators.nb201 import nb201_accuracy, nb201_index
 
     start = time.time()
-    acc, lat = _tables()
     i = nb201_index(config)
+    err, lat = 100.0 - nb201_accuracy(i), device_latency_ms(i, "pixel3")
     time.sleep(sleep_s)
-    tune.report({"err": 100.0 - acc[i], "latency_ms": lat[i], "t_start": start, "t_end": time.time()})
+    tune.report({"err": err, "latency_ms": lat, "t_start": start, "t_end": time.time()})
 
 
 class TimedCoflexSearch(CoflexSearch):
