@@ -24,6 +24,7 @@ BENCHES = {
     "constrained": "benchmarks.constrained",
     "mobo": "benchmarks.mobo",
     "concurrency": "benchmarks.concurrency",
+    "cluster-sim": "benchmarks.cluster_sim",
 }
 
 

@@ -12,7 +12,8 @@ for the calls after the initial design and for all calls, and how many returned 
 ready yet); per trial, the time between the trainable's start and end; slot utilisation = the sum
 of those times / (concurrency × the span from the first start to the last end), i.e. the time a
 slot runs a trial body, Tune's own per-trial overhead counting as idle; the run's wall time; and
-the searcher's ``stale_proposals`` and ``n_fallbacks``.  Nothing is simulated: the searcher, Tune
+the searcher's ``stale_proposals`` and ``n_fallbacks``; the core's batches and the seconds spent making
+them (background jobs, or ``suggest`` in synchronous mode).  Nothing is simulated: the searcher, Tune
 and the sleeps are real, the evaluation is the table lookup.
 """
 
@@ -98,7 +99,9 @@ def run(concurrency: int, trials: int, sleep_s: float, background: bool, seed: i
     return {"wall_s": wall, "n_trials": len(df), "utilisation": float(busy.sum() / (concurrency * span)),
             "suggest_after_init": [d for d, _ in after], "suggest_all": [d for d, _ in searcher.calls],
             "n_none": sum(not ok for _, ok in searcher.calls),
-            "stale": getattr(searcher, "stale_proposals", None), "fallbacks": searcher.n_fallbacks}
+            "stale": getattr(searcher, "stale_proposals", None), "fallbacks": searcher.n_fallbacks,
+            "batches": getattr(searcher.core, "n_batches", 0),
+            "fit_s": runner.fit_time_s if (runner := getattr(searcher, "_runner", None)) else searcher.suggest_time_s}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,3 +127,4 @@ def main(argv: list[str] | None = None) -> None:
     print(f"suggest, all calls:               {_ms(r['suggest_all'])}; {r['n_none']} returned None")
     print(f"slot utilisation {r['utilisation']:.1%} over {r['n_trials']} trials; wall {r['wall_s']:.1f} s; "
           f"stale proposals {r['stale']}; fallbacks {r['fallbacks']}")
+    print(f"model batches {r['batches']}, {r['fit_s']:.1f} s in background jobs (synchronous: in suggest) in total")

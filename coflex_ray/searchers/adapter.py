@@ -293,7 +293,8 @@ class AskTellSearcher(Searcher):
     def _next_point(self) -> np.ndarray | None:
         """The next point to run, or ``None``: synchronously from the core, or in background mode a
         ready point, starting a job when none is (waiting ``QUICK_S`` for it: cheap batches, such as
-        the initial design's, are then handed out at once)."""
+        the initial design's, are then handed out at once) or when few are left
+        (:meth:`.background.BackgroundAsker.start`)."""
         runner = getattr(self, "_runner", None)
         if runner is None:
             return next(iter(self.core.ask(1, pending=list(self.pending.values()))), None)
@@ -301,6 +302,8 @@ class AskTellSearcher(Searcher):
         if x is None and runner.start(list(self.pending.values())):
             runner.wait(QUICK_S)
             x = runner.take()
+        elif x is not None:  # the next batch starts while this one is handed out (when the runner's rules allow)
+            runner.start(list(self.pending.values()) + [x], early=True)
         return x
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:

@@ -6,8 +6,10 @@ mode (``AskTellSearcher(background=True)``, :mod:`.adapter`):
 * **Jobs.**  :meth:`BackgroundAsker.start` runs one job on a daemon thread: tell the core the
   results received so far, then ``core.ask(q, pending)``; the points it returns wait in
   :attr:`BackgroundAsker.ready` until :meth:`BackgroundAsker.take` hands them out.  One job at a
-  time, and only when nothing is ready.  A job that returned nothing (the core waits for results)
-  is not started again before a new result arrives.
+  time: when nothing is ready, or, so that the next batch is being made while the last one is
+  handed out, when fewer than half a batch is ready and results have arrived since the last job
+  started (the ready points are then pending for the new batch).  A job that returned nothing (the
+  core waits for results) is not started again before a new result arrives.
 * **Why a thread.**  A fit spends its time in torch and numpy kernels, which release the GIL, and
   Python switches threads every few milliseconds (``sys.getswitchinterval``) in between, so the
   driver keeps running during a fit; a thread shares the core without copying it, where a process
@@ -21,6 +23,10 @@ mode (``AskTellSearcher(background=True)``, :mod:`.adapter`):
   a ``batch_size`` (the model-based ones) makes its next batch that size.  A batch as large as the
   number of trials that can run at once keeps every worker busy after one fit; ``BATCH_CAP``
   stops where one fit of ``CoflexCore`` cannot deliver more.
+* **Filling the slots.**  While a model core waits for the results of its initial design
+  (``n_init`` points) a job also hands out random untaken points for the slots left free
+  (``max_concurrency`` minus the points in flight), so that a cluster with more slots than
+  ``n_init`` does not idle until the first fit.
 * **Stale proposals.**  A point made by a model batch after the first batch and handed out once the
   searcher has received results the model did not see is still handed out, and counted in
   :attr:`BackgroundAsker.stale_proposals`.
@@ -28,8 +34,8 @@ mode (``AskTellSearcher(background=True)``, :mod:`.adapter`):
   error escaping ``ask`` is logged, counted in :attr:`BackgroundAsker.n_errors` and in the core's
   ``n_fallbacks``, and the job hands out random untaken points instead.
 * **Checkpoints.**  Each job pickles the core before it asks; a copy taken while a job runs
-  (:meth:`frozen`, used by pickling) holds that snapshot, the queued results and no ready points,
-  so it never waits for a fit and is consistent.  Locks and threads are not pickled; an unpickled
+  (:meth:`frozen`, used by pickling) holds that snapshot, the queued results and the points left
+  from earlier jobs (reserved in the snapshot), so it never waits for a fit and is consistent.  Locks and threads are not pickled; an unpickled
   asker runs no job.
 
 Background mode is not deterministic: which results a batch sees depends on timing.
@@ -46,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from .candidates import random_untaken, to_cube, to_index
-from .core import Core
+from .core import Core, ModelCore
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +111,7 @@ class BackgroundAsker:
         self.fit_time_s = 0.0
         self.max_concurrency: int | None = None
         self._dry_at: int | None = None  # n_results when a job last came back empty
+        self._started_at: int | None = None  # n_results when the last job started
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -155,22 +162,36 @@ class BackgroundAsker:
                 self.stale_proposals += 1
             return x
 
-    def start(self, pending: list[np.ndarray]) -> bool:
+    def start(self, pending: list[np.ndarray], early: bool = False) -> bool:
         """Start a job asking :meth:`batch_size` points, ``pending`` being the points under evaluation.
 
+        Args:
+            pending: the points handed out and not yet told.
+            early: start while points are still ready (fewer than half a batch, and results have
+                arrived since the last job started), so that the next batch is made meanwhile.
+
         Returns:
-            ``False`` (nothing started) while a job runs, while points are ready, or when the last
-            job came back empty and no result has arrived since.
+            ``False`` (nothing started) while a job runs, while points are ready (``early``: the
+            rule above), or when the last job came back empty and no result has arrived since.
         """
         with self._io:
-            if self._running or self.ready or self._dry_at == self.n_results:
+            if not self._may_start(early):
                 return False
-            self._running = True
+            self._running, self._started_at = True, self.n_results
             self._snapped.clear()
-        self._thread = threading.Thread(target=self._job, args=(list(pending), self.batch_size()),
+            pending = list(pending) + [p for p, _ in self.ready]
+        self._thread = threading.Thread(target=self._job, args=(pending, self.batch_size()),
                                         name="coflex-ray-ask", daemon=True)
         self._thread.start()
         return True
+
+    def _may_start(self, early: bool) -> bool:
+        """The rules of :meth:`start` (the caller holds ``_io``)."""
+        if self._running or self._dry_at == self.n_results:
+            return False
+        if not early:
+            return not self.ready
+        return 2 * len(self.ready) < self.batch_size() and self.n_results != getattr(self, "_started_at", None)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds (``None``: as long as it takes) for the running job;
@@ -228,7 +249,8 @@ class BackgroundAsker:
             core.batch_size = q
         running = [p for p in pending if to_index(core.space, p) not in core.results]
         try:
-            return core.ask(q, pending=running)
+            points = core.ask(q, pending=running)
+            return points + self._fill(len(running) + len(points))
         except Exception as e:
             self.n_errors += 1
             if hasattr(core, "n_fallbacks"):
@@ -240,6 +262,20 @@ class BackgroundAsker:
                 core.reserve(p)
             return points
 
+    def _fill(self, in_flight: int) -> list[np.ndarray]:
+        """Random untaken points (reserved) for the slots a model core's initial design leaves idle:
+        up to ``max_concurrency - in_flight`` while the core waits for its first ``n_init`` results
+        (the random points it would give once they are in and too few are good to model)."""
+        core = self.core
+        free = (self.max_concurrency or 0) - in_flight
+        if not isinstance(core, ModelCore) or free <= 0 or \
+                (len(core.X) + len(core.failed) >= core.n_init and len(core.X) >= 2):
+            return []
+        points = [to_cube(core.space, i) for i in random_untaken(core.space, free, core.rng, core.is_taken)]
+        for p in points:
+            core.reserve(p)
+        return points
+
     # ------------------------------------------------------------------ checkpoints
     def frozen(self) -> BackgroundAsker:
         """A copy that runs no job, consistent with the results received: while a job runs, its core is
@@ -249,7 +285,7 @@ class BackgroundAsker:
             self.wait()
         with self._io:
             data = {k: v for k, v in self.__dict__.items() if k not in _RUNTIME}
-            data.update(inbox=list(self.inbox), ready=list(self.ready))  # ready is empty while a job runs
+            data.update(inbox=list(self.inbox), ready=list(self.ready))  # reserved in the snapshot too
             snapshot = self._snapshot if self._running else None
         if snapshot is not None:
             data["core"] = pickle.loads(snapshot)

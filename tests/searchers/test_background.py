@@ -1,7 +1,8 @@
 """Background mode (``background=True``, coflex_ray/searchers/background.py): ``suggest`` never waits for a
 fit, results that arrive during a fit reach the next one, the searcher pickles and restores mid-fit, a
-failing fit falls back to random points, Tune's concurrency sizes the batches, and an exhausted space
-still ends the search.  A gate on ``CoflexCore.propose`` makes a fit last as long as a test needs."""
+failing fit falls back to random points, Tune's concurrency sizes the batches (and random points fill
+the slots the initial design leaves free), the next batch starts while the last is handed out, and an
+exhausted space still ends the search.  A gate on ``CoflexCore.propose`` makes a fit last as long as a test needs."""
 
 from __future__ import annotations
 
@@ -163,8 +164,12 @@ def test_concurrency_sizes_the_batch(one_torch_thread):
     s = make()
     limiter = ConcurrencyLimiter(s, max_concurrent=8)  # calls set_max_concurrency(8)
     assert s.max_concurrency == 8 and limiter._limit_concurrency  # the limiter still limits the trials
-    past_initial_design(s)
-    assert s.core.batch_size == 8 and len(s._runner.ready) == 4  # one batch of 8, 4 handed out
+    cfgs = [until(lambda: s.suggest(f"i{t}")) for t in range(8)]  # 4 design points + 4 random ones for the free slots
+    assert s.suggest("i8") is None and s.core.n_batches == 1  # every slot busy: nothing until results arrive
+    for t, cfg in enumerate(cfgs):
+        s.on_trial_complete(f"i{t}", result(cfg))
+    until(lambda: s.suggest("m0"))
+    assert s.core.batch_size == 8 and len(s._runner.ready) == 7  # one model batch of 8, 1 handed out
     assert not s.set_max_concurrency(1000) and s._runner.batch_size() == BATCH_CAP
     assert s.set_max_concurrency(2) is False and s._runner.batch_size() == 4  # never below batch_size
 
@@ -195,3 +200,23 @@ def test_an_exhausted_space_finishes_the_search():
         seen.append((cfg["a"], cfg["b"]))
         s.on_trial_complete(str(t), {"f1": cfg["a"], "f2": -cfg["a"]})
     assert sorted(seen) == sorted((a, b) for a in (1, 2, 3) for b in ("x", "y"))
+
+
+def test_the_next_batch_starts_while_the_last_is_handed_out(gate, one_torch_thread):
+    """Fewer than half a batch ready and a new result: the next fit starts, the ready point pending for it."""
+    s = make()
+    for t in range(4):
+        s.on_trial_complete(f"i{t}", result(until(lambda: s.suggest(f"i{t}"))))
+    m = [until(lambda: s.suggest("m0")), s.suggest("m1")]  # the first model batch: 2 of 4 handed out
+    assert s._runner.wait(10) and len(s._runner.ready) == 2
+    assert s.suggest("m2") is not None and not s._runner.busy  # no result since that fit started
+    s.on_trial_complete("m0", result(m[0]))
+    gate.close()
+    gate.entered.clear()
+    (cfg, took) = timed(lambda: s.suggest("m3"))
+    assert cfg is not None and took < FAST  # the last ready point, at once
+    assert gate.entered.wait(5) and s._runner.busy  # and the next fit is running
+    gate.open()
+    assert s._runner.wait(10) and len(s._runner.ready) == 4
+    new = {tuple(sorted(s._config(x).items())) for x, _ in s._runner.ready}
+    assert tuple(sorted(cfg.items())) not in new  # the pending point is not proposed again
