@@ -298,15 +298,16 @@ def summarise(runs: list[dict[str, Any]], minutes: list[float], trials: int | No
     for w in sorted({r["workers"] for r in runs}):
         at_w = [r for r in runs if r["workers"] == w]
         names = list(dict.fromkeys(r["searcher"] for r in at_w))
-        cols = ["wall s" if trials else None, "util %", "searcher %"] + \
+        cols = (["wall s", "searcher s"] if trials else []) + ["util %", "searcher %"] + \
             ([] if trials else [c for m in minutes for c in (f"evals {m:g}m", f"HV {m:g}m")])
         lines.append(f"{w} workers: median [IQR] over seeds; p: one-sided Mann-Whitney, HV fraction above random's")
-        lines.append("  " + " | ".join(["searcher (seeds)"] + [c for c in cols if c]))
+        lines.append("  " + " | ".join(["searcher (seeds)"] + cols))
         for n in names:
             rs = [r for r in at_w if r["searcher"] == n]
             cells = [f"{n} ({len(rs)})"]
             if trials:
-                cells.append(_iqr([r["clock_s"] for r in rs], ".1f"))
+                cells += [_iqr([r["clock_s"] for r in rs], ".1f"),
+                          _iqr([r["clock_s"] * r["searcher_share"] for r in rs], ".1f")]
             cells += [_iqr([100 * r["utilisation"] for r in rs], ".1f"), _iqr([100 * r["searcher_share"] for r in rs], ".1f")]
             rnd = [r for r in at_w if r["searcher"] == "random"]
             for m in ([] if trials else minutes):
