@@ -39,7 +39,6 @@ import re
 import time
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -79,18 +78,18 @@ class VirtualAsker(BackgroundAsker):
         self.job_s = self.waited_s = 0.0
 
     def _poll(self, until: float | None = None) -> None:
-        if self.release_at is not None and (until or self.clock()) >= self.release_at:
+        if self.release_at is not None and (self.clock() if until is None else until) >= self.release_at:
             self.ready.extend(self._held)
             self._held, self._running, self.release_at = [], False, None
 
     def start(self, pending: list[np.ndarray], early: bool = False) -> bool:
         self._poll()
-        if not self._may_start(early):
+        before = list(self.ready)
+        pending = self._claim(pending, early)  # the rules of BackgroundAsker.start
+        if pending is None:
             return False
-        self._started_at, before = self.n_results, list(self.ready)
         t = time.perf_counter()
-        # the real job (it appends to ready, then clears _running); the ready points are pending for it
-        self._job(list(pending) + [p for p, _ in before], self.batch_size())
+        self._job(pending, self.batch_size())  # the real job: it appends to ready, then clears _running
         d = time.perf_counter() - t
         self.job_s += d
         self._held, self.ready = self.ready[len(before):], before
@@ -114,21 +113,13 @@ class VirtualAsker(BackgroundAsker):
         return super().take()
 
 
-@lru_cache(maxsize=1)
-def _values() -> tuple[np.ndarray, np.ndarray]:
-    from coflex_ray.evaluators.device import latency_table
-    from coflex_ray.evaluators.nb201 import nb201_table
-
-    return 100.0 - nb201_table()["cifar10"].to_numpy(float), latency_table()["pixel3"].to_numpy(float)
-
-
 def evaluate(config: dict[str, Any]) -> dict[str, float]:
     """The real values of one NB201 config: cifar10 test error (%) and Pixel 3 latency (ms)."""
-    from coflex_ray.evaluators.nb201 import nb201_index
+    from coflex_ray.evaluators.device import device_latency_ms
+    from coflex_ray.evaluators.nb201 import nb201_accuracy, nb201_index
 
-    err, lat = _values()
     i = nb201_index(config)
-    return {"err": float(err[i]), "latency_ms": float(lat[i])}
+    return {"err": 100.0 - nb201_accuracy(i), "latency_ms": device_latency_ms(i, "pixel3")}
 
 
 def check_tier(tier: str) -> str:
@@ -171,22 +162,15 @@ class Run:
 def build(name: str, workers: int, seed: int, n_init: int, bounds: dict) -> tuple[Any, Any]:
     """The searcher ``name`` for ``workers`` slots as the main job builds it; ``(search_alg, inner)``,
     ``inner`` the CoflexSearch inside it (background mode) or ``None``."""
-    from coflex_ray.registry import make_searcher
     from coflex_ray.spaces import NB201_SPACE
-    from coflex_ray.study.bounds import set_study_bounds
 
-    from .mobo_drive import Variants
+    from .mobo_drive import build_for
 
-    space = NB201_SPACE.param_space()
-    alg = make_searcher(name, space, seed, n_init, workers, hw="latency_ms")
+    alg = build_for(NB201_SPACE.param_space(), name, workers, seed, n_init, 10**9, bounds, hw="latency_ms")
     inner = getattr(alg, "searcher", None) if name == "coflex" else None
     if inner is not None:  # background mode, as CoflexSearch(background=True) builds it
         inner.background, inner._runner = True, BackgroundAsker(inner.core)
         inner._runner.max_concurrency = inner.max_concurrency
-    if name == "random":
-        return Variants(alg, space, 10**9), None
-    set_study_bounds({(name, seed): alg}, bounds)
-    alg.set_search_properties(None, None, space)
     return alg, inner
 
 

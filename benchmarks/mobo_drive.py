@@ -63,14 +63,20 @@ def preload(searchers: list[str]) -> None:
 
 def build(p: Problem, name: str, batch: int, seed: int, n_init: int, budget: int,
           bounds: dict[str, list[float]]) -> Any:
-    """The searcher ``name`` ready to ``suggest``: the main job's build for ``batch`` trials at once."""
+    """The searcher ``name`` ready to ``suggest`` on ``p``: the main job's build for ``batch`` trials at once."""
+    return build_for(p.param_space(), name, batch, seed, n_init, budget, bounds, metrics=p.metrics)
+
+
+def build_for(space: dict[str, Any], name: str, batch: int, seed: int, n_init: int, budget: int,
+              bounds: dict[str, list[float]], **objectives: Any) -> Any:
+    """The searcher ``name`` ready to ``suggest`` on the ``param_space`` ``space``, built by
+    :func:`coflex_ray.registry.make_searcher` with ``objectives`` (``metrics=`` or ``hw=``)."""
     from ray.tune.search import BasicVariantGenerator
 
     from coflex_ray.registry import make_searcher
     from coflex_ray.study.bounds import set_study_bounds
 
-    space = p.param_space()
-    alg = make_searcher(name, space, seed, n_init, batch, metrics=p.metrics)
+    alg = make_searcher(name, space, seed, n_init, batch, **objectives)
     if isinstance(alg, BasicVariantGenerator):
         return Variants(alg, space, budget)
     set_study_bounds({(name, seed): alg}, bounds)

@@ -174,24 +174,28 @@ class BackgroundAsker:
             ``False`` (nothing started) while a job runs, while points are ready (``early``: the
             rule above), or when the last job came back empty and no result has arrived since.
         """
-        with self._io:
-            if not self._may_start(early):
-                return False
-            self._running, self._started_at = True, self.n_results
-            self._snapped.clear()
-            pending = list(pending) + [p for p, _ in self.ready]
+        pending = self._claim(pending, early)
+        if pending is None:
+            return False
         self._thread = threading.Thread(target=self._job, args=(pending, self.batch_size()),
                                         name="coflex-ray-ask", daemon=True)
         self._thread.start()
         return True
 
-    def _may_start(self, early: bool) -> bool:
-        """The rules of :meth:`start` (the caller holds ``_io``)."""
-        if self._running or self._dry_at == self.n_results:
-            return False
-        if not early:
-            return not self.ready
-        return 2 * len(self.ready) < self.batch_size() and self.n_results != getattr(self, "_started_at", None)
+    def _claim(self, pending: list[np.ndarray], early: bool) -> list[np.ndarray] | None:
+        """Mark a job as running if the rules of :meth:`start` allow one; the points pending for it
+        (``pending`` and the ready points), or ``None`` when none may start."""
+        with self._io:
+            if early:
+                allowed = 2 * len(self.ready) < self.batch_size() and \
+                    self.n_results != getattr(self, "_started_at", None)
+            else:
+                allowed = not self.ready
+            if self._running or self._dry_at == self.n_results or not allowed:
+                return None
+            self._running, self._started_at = True, self.n_results
+            self._snapped.clear()
+            return list(pending) + [p for p, _ in self.ready]
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds (``None``: as long as it takes) for the running job;
@@ -257,21 +261,21 @@ class BackgroundAsker:
                 core.n_fallbacks += 1
             logger.warning(f"{type(core).__name__}: a background batch fell back to random points after "
                            f"{type(e).__name__}: {e}", exc_info=True)
-            points = [to_cube(core.space, i) for i in random_untaken(core.space, q, core.rng, core.is_taken)]
-            for p in points:
-                core.reserve(p)
-            return points
+            return self._random_points(q)
 
     def _fill(self, in_flight: int) -> list[np.ndarray]:
         """Random untaken points (reserved) for the slots a model core's initial design leaves idle:
         up to ``max_concurrency - in_flight`` while the core waits for its first ``n_init`` results
         (the random points it would give once they are in and too few are good to model)."""
-        core = self.core
         free = (self.max_concurrency or 0) - in_flight
-        if not isinstance(core, ModelCore) or free <= 0 or \
-                (len(core.X) + len(core.failed) >= core.n_init and len(core.X) >= 2):
+        if not isinstance(self.core, ModelCore) or free <= 0 or self.core.can_model:
             return []
-        points = [to_cube(core.space, i) for i in random_untaken(core.space, free, core.rng, core.is_taken)]
+        return self._random_points(free)
+
+    def _random_points(self, n: int) -> list[np.ndarray]:
+        """Up to ``n`` random untaken points, reserved in the core."""
+        core = self.core
+        points = [to_cube(core.space, i) for i in random_untaken(core.space, n, core.rng, core.is_taken)]
         for p in points:
             core.reserve(p)
         return points

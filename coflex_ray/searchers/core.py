@@ -209,6 +209,11 @@ class ModelCore(Core):
         # dimensions whose values are unordered labels (for the models' categorical kernels)
         self.cat_dims = tuple(k for k, d in enumerate(space.dims) if d.kind == "categorical")
 
+    @property
+    def can_model(self) -> bool:
+        """``n_init`` points are told and at least two of them are good: a model can be fitted."""
+        return len(self.X) + len(self.failed) >= self.n_init and len(self.X) >= 2
+
     def propose(self, n: int, pending: np.ndarray) -> list[np.ndarray]:
         """Up to ``n`` cube points (best first) given the good observations and the ``pending`` points."""
         raise NotImplementedError
@@ -217,7 +222,7 @@ class ModelCore(Core):
         if self.n_batches == 0 and len(self.taken) < self.n_init:
             # points told or reserved before the first batch (warm starts, points to evaluate) count
             batch = initial_design(self.space, self.n_init - len(self.taken), self.rng)
-        elif len(self.X) + len(self.failed) < self.n_init or len(self.X) < 2:
+        elif not self.can_model:
             if running:
                 return None  # the initial design is still running
             batch = []  # too few good observations to model: random points (see the end)
