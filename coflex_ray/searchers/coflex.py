@@ -19,7 +19,9 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
    pending points are never candidates.
 3. **Local search.**  Each objective's ``n_starts`` best candidates by log EI are hill-climbed on
    that log EI over their untaken legal neighbours, at most ``local_steps`` moves each
-   (:meth:`CoflexCore.improve`); the end points join the candidates.
+   (:meth:`CoflexCore.improve`); with ``polish``, the starts and end points are then refined by
+   L-BFGS-B on that log EI over the space's fine knobs (:func:`.polish.polish`); all end points join
+   the candidates.
 4. **Proposals.**  Each objective proposes its ``proposals_per_objective`` best candidates by log
    EI (below the best feasible observation, with outcome constraints) plus the log probability of
    feasibility (times, with outcome constraints, the probability that they hold:
@@ -29,7 +31,8 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
    of the normalised predictions ``l`` of rule 5 (ParEGO's augmented Chebyshev scalarisation).
 5. **Normalised predictions.**  ``l = (mean - beta * sd - ideal) / (nadir - ideal)`` per objective,
    ``mean - beta * sd`` taken in the model's units and mapped to the objective's by the warp's
-   inverse, clipped below at ``-clip``.  ``ideal`` and ``nadir``: the given bounds, else
+   inverse, clipped below at ``-clip`` (or ``clip`` below the observed front where the search has
+   passed the given ideal: :func:`clip_floor`).  ``ideal`` and ``nadir``: the given bounds, else
    :func:`front_scale` of the observations.  ``beta = 0`` (the default) fuses on posterior means.
    The hypervolume reference point is ``REF`` in every coordinate.
 6. **Pareto filter.**  Of the pooled proposals, those non-dominated by ``l``; while fewer than the
@@ -71,10 +74,11 @@ import numpy as np
 import torch
 
 from ..spaces import Space
-from .candidates import local_search, to_cubes, trust_region_set
+from .candidates import local_search, to_cubes, to_index, trust_region_set
 from .core import ModelCore, check_model_options
 from .models import NUM_INDUCING, fit_sparse_gp, predict, prob_feasible
 from .pareto import REF, hypervolume, nondominated
+from .polish import fine_dims, polish
 from .warping import make_warp, warp_kind
 
 # Trust region (rule 2): initial, smallest and largest half-width in the unit cube, and how many
@@ -122,6 +126,21 @@ def front_scale(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     nadir = np.where(nadir > ideal, nadir, Y.max(axis=0))
     span = nadir - ideal
     return ideal, np.where(span > 0, span, 1.0)
+
+
+def clip_floor(observed: np.ndarray, clip: float) -> np.ndarray:
+    """The lower clip of the normalised predictions (rule 5): ``clip`` below the normalised ideal, or
+    below the observed front where that lies beyond the ideal (given bounds the search has passed).
+
+    Args:
+        observed: the observed non-dominated points, normalised, shape ``(k, m)``.
+        clip: how far below.
+
+    Returns:
+        ``(m,)`` floors, ``min(observed.min(0), 0) - clip``.  Why: a floor above an observed value
+        would rate every candidate that improves on it as worse than it, and stall that objective.
+    """
+    return np.minimum(observed.min(axis=0), 0.0) - clip
 
 
 def directions(n_obj: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -236,6 +255,9 @@ class CoflexOptions:
         additive: give every model (objectives and feasibility) of at most ``models.ADDITIVE_MAX_N``
             observations the kernel's first-order additive part (rule 1); ``False``: BoTorch's
             default kernel alone.  Default ``True``.
+        polish: refine each objective's local-search starts and end points by L-BFGS-B on its log EI
+            over the space's fine knobs (:func:`.polish.fine_dims`; rule 3); no effect on a space
+            without such knobs.  Default ``True``.
 
     Raises:
         ValueError: ``n_init < 1``, ``batch_size < 1``, ``num_inducing < 2``,
@@ -259,6 +281,7 @@ class CoflexOptions:
     warp: str | bool = "auto"
     global_candidates: int = 1024
     additive: bool = True
+    polish: bool = True
 
     def __post_init__(self) -> None:
         check_model_options(self.n_init, self.batch_size)
@@ -329,6 +352,7 @@ class CoflexCore(ModelCore):
         self.n_directions, self.n_starts, self.local_steps, self.clip = o.n_directions, o.n_starts, o.local_steps, o.clip
         self.trust_region, self.tr_length, self.tr_succ, self.tr_fail, self.tr_seen = o.trust_region, TR_INIT, 0, 0, 0
         self.warp, self.global_candidates, self.additive = warp_kind(o.warp), o.global_candidates, bool(o.additive)
+        self.polish, self.fine = bool(o.polish), fine_dims(space)
 
     def update_region(self, Y: np.ndarray) -> None:
         """Update the trust region's half-width by TuRBO's rule (rule 2), once per batch.
@@ -425,7 +449,9 @@ class CoflexCore(ModelCore):
         if m == 1:
             return [C[i] for i in single_objective_batch(ei(0, M, S), pfeas, likely, n)]
         ideal, span = front_scale(Yf) if self.bounds is None else (self.bounds[:, 0], np.diff(self.bounds, axis=1)[:, 0])
-        L = np.maximum((units(M - self.beta * S) - ideal) / span, -self.clip)  # rule 5 (optimistic if beta > 0)
+        observed = (Yf[nondominated(Yf)] - ideal) / span
+        # rule 5 (optimistic if beta > 0)
+        L = np.maximum((units(M - self.beta * S) - ideal) / span, clip_floor(observed, self.clip))
         sub = np.flatnonzero(likely)
         pooled: set[int] = set()
         k = self.proposals_per_objective
@@ -438,7 +464,7 @@ class CoflexCore(ModelCore):
         pool = np.array(sorted(pooled))
         pool = pool[likely[pool]]  # all of it without constraints
         keep = pareto_layers(pool, L, n)
-        front = (np.vstack([Yf[nondominated(Yf)], P_mean]) - ideal) / span
+        front = np.vstack([observed, (P_mean - ideal) / span])
         return [C[i] for i in self.fuse(keep, L[keep], pfeas[keep], front, n)]
 
     def feasibility(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -506,8 +532,16 @@ class CoflexCore(ModelCore):
             vals = log_ei((M[:, j] - mean) / std, S[:, j] / std, best)
             top = np.argsort(-vals, kind="stable")[: self.n_starts]
             starts = [tuple(int(v) for v in r) for r in idx[top]]
-            found += local_search(self.space, starts, lambda P, j=j: log_ei(*predict(models[j], P), scale[j][2]),
-                                  self.is_taken, self.local_steps, start_values=vals[top])
+            ends = local_search(self.space, starts, lambda P, j=j: log_ei(*predict(models[j], P), scale[j][2]),
+                                self.is_taken, self.local_steps, start_values=vals[top])
+            found += ends
+            if self.polish and self.fine:
+                from botorch.acquisition.analytic import LogExpectedImprovement
+
+                acqf = LogExpectedImprovement(models[j], best_f=best, maximize=False)
+                P = polish(self.space, to_cubes(self.space, np.array(list(dict.fromkeys(ends + starts)))), acqf,
+                           self.fine)
+                found += [i for i in map(lambda r: to_index(self.space, r), P) if not self.is_taken(i)]
         have = set(map(tuple, idx.tolist()))
         new = [i for i in dict.fromkeys(found) if i not in have]
         if not new:

@@ -136,3 +136,20 @@ def test_auto_warp_mixes_warped_and_plain_objectives():
     assert has_far_out(Y[:, 0]) and not has_far_out(Y[:, 1])
     assert isinstance(make_warp("auto", Y[:, 0]), RankGauss) and make_warp("auto", Y[:, 1]) is None
     assert core.n_fallbacks == 0 and len(core.results) == 24
+
+
+def test_clip_floor_follows_an_observed_front_beyond_the_given_ideal():
+    from coflex_ray.searchers.coflex import clip_floor
+
+    observed = np.array([[-0.5, 0.3], [0.2, 0.1]])  # objective 0 beyond the given ideal, objective 1 not
+    assert np.allclose(clip_floor(observed, 0.2), [-0.7, -0.2])
+    # a candidate improving on the observed -0.5 adds hypervolume; floored at -0.2 it would add none
+    from coflex_ray.searchers.pareto import REF, hypervolume
+
+    ref, cand = np.full(2, REF), np.array([-0.6, 0.3])
+
+    def gain(c):
+        return hypervolume(np.vstack([observed, c]), ref) - hypervolume(observed, ref)
+
+    assert gain(np.maximum(cand, clip_floor(observed, 0.2))) > 0.05
+    assert gain(np.maximum(cand, -0.2)) == 0.0
