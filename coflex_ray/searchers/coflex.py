@@ -19,9 +19,7 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
    pending points are never candidates.
 3. **Local search.**  Each objective's ``n_starts`` best candidates by log EI are hill-climbed on
    that log EI over their untaken legal neighbours, at most ``local_steps`` moves each
-   (:meth:`CoflexCore.improve`); with ``polish``, the starts and end points are then refined by
-   L-BFGS-B on that log EI over the space's fine knobs (:func:`.polish.polish`); all end points join
-   the candidates.
+   (:meth:`CoflexCore.improve`); the end points join the candidates.
 4. **Proposals.**  Each objective proposes its ``proposals_per_objective`` best candidates by log
    EI (below the best feasible observation, with outcome constraints) plus the log probability of
    feasibility (times, with outcome constraints, the probability that they hold:
@@ -74,11 +72,10 @@ import numpy as np
 import torch
 
 from ..spaces import Space
-from .candidates import local_search, to_cubes, to_index, trust_region_set
+from .candidates import local_search, to_cubes, trust_region_set
 from .core import ModelCore, check_model_options
 from .models import NUM_INDUCING, fit_sparse_gp, predict, prob_feasible
 from .pareto import REF, hypervolume, nondominated
-from .polish import fine_dims, polish
 from .warping import make_warp, warp_kind
 
 # Trust region (rule 2): initial, smallest and largest half-width in the unit cube, and how many
@@ -255,9 +252,6 @@ class CoflexOptions:
         additive: give every model (objectives and feasibility) of at most ``models.ADDITIVE_MAX_N``
             observations the kernel's first-order additive part (rule 1); ``False``: BoTorch's
             default kernel alone.  Default ``True``.
-        polish: refine each objective's local-search starts and end points by L-BFGS-B on its log EI
-            over the space's fine knobs (:func:`.polish.fine_dims`; rule 3); no effect on a space
-            without such knobs.  Default ``True``.
 
     Raises:
         ValueError: ``n_init < 1``, ``batch_size < 1``, ``num_inducing < 2``,
@@ -281,7 +275,6 @@ class CoflexOptions:
     warp: str | bool = "auto"
     global_candidates: int = 1024
     additive: bool = True
-    polish: bool = True
 
     def __post_init__(self) -> None:
         check_model_options(self.n_init, self.batch_size)
@@ -352,7 +345,6 @@ class CoflexCore(ModelCore):
         self.n_directions, self.n_starts, self.local_steps, self.clip = o.n_directions, o.n_starts, o.local_steps, o.clip
         self.trust_region, self.tr_length, self.tr_succ, self.tr_fail, self.tr_seen = o.trust_region, TR_INIT, 0, 0, 0
         self.warp, self.global_candidates, self.additive = warp_kind(o.warp), o.global_candidates, bool(o.additive)
-        self.polish, self.fine = bool(o.polish), fine_dims(space)
 
     def update_region(self, Y: np.ndarray) -> None:
         """Update the trust region's half-width by TuRBO's rule (rule 2), once per batch.
@@ -532,16 +524,8 @@ class CoflexCore(ModelCore):
             vals = log_ei((M[:, j] - mean) / std, S[:, j] / std, best)
             top = np.argsort(-vals, kind="stable")[: self.n_starts]
             starts = [tuple(int(v) for v in r) for r in idx[top]]
-            ends = local_search(self.space, starts, lambda P, j=j: log_ei(*predict(models[j], P), scale[j][2]),
-                                self.is_taken, self.local_steps, start_values=vals[top])
-            found += ends
-            if self.polish and self.fine:
-                from botorch.acquisition.analytic import LogExpectedImprovement
-
-                acqf = LogExpectedImprovement(models[j], best_f=best, maximize=False)
-                P = polish(self.space, to_cubes(self.space, np.array(list(dict.fromkeys(ends + starts)))), acqf,
-                           self.fine)
-                found += [i for i in map(lambda r: to_index(self.space, r), P) if not self.is_taken(i)]
+            found += local_search(self.space, starts, lambda P, j=j: log_ei(*predict(models[j], P), scale[j][2]),
+                                  self.is_taken, self.local_steps, start_values=vals[top])
         have = set(map(tuple, idx.tolist()))
         new = [i for i in dict.fromkeys(found) if i not in have]
         if not new:
