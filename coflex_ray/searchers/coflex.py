@@ -65,8 +65,9 @@ each batch from ``(seed, batch number)``, the sparse GPs' subsets and inducing p
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -345,6 +346,19 @@ class CoflexCore(ModelCore):
         self.n_directions, self.n_starts, self.local_steps, self.clip = o.n_directions, o.n_starts, o.local_steps, o.clip
         self.trust_region, self.tr_length, self.tr_succ, self.tr_fail, self.tr_seen = o.trust_region, TR_INIT, 0, 0, 0
         self.warp, self.global_candidates, self.additive = warp_kind(o.warp), o.global_candidates, bool(o.additive)
+
+    @contextmanager
+    def simpler_models(self) -> Iterator[None]:
+        """Within: the models of a retry after a numerical failure (:meth:`.core.ModelCore.simpler_models`),
+        also with a quarter of the inducing points (greedy variance reduction then leaves out the
+        near-duplicate inputs that make K_uu singular)."""
+        saved = self.num_inducing
+        self.num_inducing = max(2, saved // 4)
+        try:
+            with super().simpler_models():
+                yield
+        finally:
+            self.num_inducing = saved
 
     def update_region(self, Y: np.ndarray) -> None:
         """Update the trust region's half-width by TuRBO's rule (rule 2), once per batch.

@@ -30,7 +30,8 @@ What every core guarantees:
 from __future__ import annotations
 
 import warnings
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -192,7 +193,9 @@ class ModelCore(Core):
 
     Until ``n_init`` points are told (and at least two of them good), no model is fitted: the core
     waits for the initial design, then fills in uniformly random untried points.  When
-    :meth:`propose` raises (a model that cannot be fitted), the batch falls back to random points
+    :meth:`propose` fails numerically (a ``RuntimeError``, such as a covariance that is not positive
+    definite), it is called once more under :meth:`simpler_models` (counted in ``n_retries``); when
+    that raises too, or :meth:`propose` raises anything else, the batch falls back to random points
     (counted in ``n_fallbacks``) so the search goes on.
     """
 
@@ -203,6 +206,7 @@ class ModelCore(Core):
         self.n_init, self.batch_size = n_init, batch_size
         self.bounds = check_bounds(bounds, n_obj)  # minimised scale; frozen from the data if None
         self.n_fallbacks = 0
+        self.n_retries = 0  # batches made by simpler models after a numerical failure (:meth:`simpler_models`)
         # whether the models' kernel gets the first-order additive part (:meth:`additive_for`,
         # :func:`.models.make_kernel`); off here, CoflexCore turns it on
         self.additive = False
@@ -229,7 +233,12 @@ class ModelCore(Core):
         else:
             pending = np.array([to_cube(self.space, i) for i in running]).reshape(-1, self.space.ndim)
             try:
-                batch = self.propose(self.batch_size, pending)
+                try:
+                    batch = self.propose(self.batch_size, pending)
+                except RuntimeError:  # numerical (not positive definite, singular): once more, simpler
+                    with self.simpler_models():
+                        batch = self.propose(self.batch_size, pending)
+                    self.n_retries += 1
             except Exception as e:  # a model that cannot be fitted must not stop the search
                 self.n_fallbacks += 1
                 warnings.warn(f"{type(self).__name__}: batch {self.n_batches} fell back to random points after "
@@ -260,6 +269,17 @@ class ModelCore(Core):
         ok = np.r_[np.ones(len(X), dtype=bool), np.zeros(len(bad), dtype=bool)]
         return fit_feasibility(np.vstack([X, bad]), ok, cat_dims=self.cat_dims, seed=self.seed,
                                additive=self.additive_for(len(ok)))
+
+    @contextmanager
+    def simpler_models(self) -> Iterator[None]:
+        """Within: the models of a retry after a numerical failure, without the kernel's additive part
+        (its sum of per-knob kernels makes the covariance matrices worse conditioned)."""
+        saved = self.additive
+        self.additive = False
+        try:
+            yield
+        finally:
+            self.additive = saved
 
     def additive_for(self, n: int) -> bool:
         """Whether a model of ``n`` observations gets the kernel's additive part: when the core asks for

@@ -153,3 +153,39 @@ def test_clip_floor_follows_an_observed_front_beyond_the_given_ideal():
 
     assert gain(np.maximum(cand, clip_floor(observed, 0.2))) > 0.05
     assert gain(np.maximum(cand, -0.2)) == 0.0
+
+
+def test_a_numerical_failure_is_retried_with_simpler_models_before_falling_back(monkeypatch):
+    from linear_operator.utils.errors import NotPSDError
+
+    real = coflex_module.fit_sparse_gp
+    seen = []
+
+    def fit(X, y, num_inducing, **kw):
+        seen.append((num_inducing, kw["additive"]))
+        if kw["additive"]:
+            raise NotPSDError("Matrix not positive definite after repeatedly adding jitter up to 1.0e-03")
+        return real(X, y, num_inducing, **kw)
+
+    monkeypatch.setattr(coflex_module, "fit_sparse_gp", fit)
+    core = CoflexCore(SPACE, n_obj=2, seed=0, n_init=6, batch_size=3, n_candidates=64, num_inducing=16)
+    for x in core.ask(6):
+        core.tell(x, np.array([x[0], 1 - x[0] + x[1]]))
+    batch = core.ask(3)
+    assert len(batch) == 3 and core.n_retries == 1 and core.n_fallbacks == 0  # a model batch, not random
+    assert seen[0] == (16, True) and (4, False) in seen  # the retry: no additive part, a quarter of the points
+    assert core.additive and core.num_inducing == 16  # restored afterwards
+
+
+def test_a_second_failure_falls_back_to_random_points(monkeypatch):
+    def fit(*a, **kw):
+        raise RuntimeError("singular")  # with the simpler models too
+
+    monkeypatch.setattr(coflex_module, "fit_sparse_gp", fit)
+    core = CoflexCore(SPACE, n_obj=2, seed=0, n_init=6, batch_size=3, n_candidates=64, num_inducing=16)
+    for x in core.ask(6):
+        core.tell(x, np.array([x[0], 1 - x[0]]))
+    with np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)
+        assert len(core.ask(3)) == 3
+    assert core.n_fallbacks == 1 and core.n_retries == 0
