@@ -24,7 +24,9 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
    EI (below the best feasible observation, with outcome constraints) plus the log probability of
    feasibility (times, with outcome constraints, the probability that they hold:
    :meth:`CoflexCore.constraint_prob`), and as many by its lower confidence bound
-   ``mean - kappa * sd`` (both in the model's units).  Each of ``n_directions`` weight vectors ``w``
+   ``mean - kappa * sd`` (both in the model's units); a batch of ``n`` larger than
+   ``proposals_per_objective`` raises both counts, and ``n_directions``, to ``n``.  Each of the
+   ``n_directions`` weight vectors ``w``
    (:func:`directions`) proposes the candidate minimising ``max_j w_j l_j + 0.05 sum_j w_j l_j``
    of the normalised predictions ``l`` of rule 5 (ParEGO's augmented Chebyshev scalarisation).
 5. **Normalised predictions.**  ``l = (mean - beta * sd - ideal) / (nadir - ideal)`` per objective,
@@ -39,7 +41,8 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
    hypervolume to the front, times its probability of feasibility (:meth:`CoflexCore.feasibility`,
    times :meth:`CoflexCore.constraint_prob` with outcome constraints), joins the batch and the front.
    The front starts as the observed non-dominated points plus the posterior means of the pending
-   points (kriging believer).
+   points (kriging believer).  The greedy is evaluated lazily (the gains only shrink as the front
+   grows), which picks the same batch with far fewer hypervolume computations.
 8. **One objective.**  Rules 5-7 would pick the lowest posterior means (in one dimension the
    hypervolume gain is the improvement of the mean): a greedy batch.  With a single objective the
    batch is instead the ``batch_size`` candidates with the highest log EI plus log probability of
@@ -460,11 +463,11 @@ class CoflexCore(ModelCore):
         L = np.maximum((units(M - self.beta * S) - ideal) / span, clip_floor(observed, self.clip))
         sub = np.flatnonzero(likely)
         pooled: set[int] = set()
-        k = self.proposals_per_objective
+        k = max(self.proposals_per_objective, n)  # a batch larger than the default pool gets a larger pool
         for j in range(m):
             pooled.update(np.argsort(-(ei(j, M, S) + np.log(np.clip(pfeas, 1e-12, 1))), kind="stable")[:k].tolist())
             pooled.update(sub[np.argsort(M[sub, j] - self.kappa * S[sub, j], kind="stable")[:k]].tolist())
-        for w in directions(m, self.n_directions, self.rng):
+        for w in directions(m, max(self.n_directions, n), self.rng):
             wl = w * L[sub]
             pooled.add(int(sub[np.argmin(wl.max(axis=1) + 0.05 * wl.sum(axis=1))]))
         pool = np.array(sorted(pooled))
@@ -564,15 +567,28 @@ class CoflexCore(ModelCore):
         Returns:
             Up to ``n`` members of ``pool``, in the order picked.
         """
+        import heapq
+
         ref = np.full(L.shape[1], REF)
         chosen: list[int] = []
-        remaining = list(range(len(pool)))
-        while remaining and len(chosen) < n:
-            base = hypervolume(front, ref)
-            gains = np.array([hypervolume(np.vstack([front, L[r]]), ref) - base for r in remaining])
-            gains *= pfeas[remaining]
-            k = int(np.argmax(gains)) if gains.max() > 1e-12 else int(np.argmin(shortfall(L[remaining], front, ref)))
-            r = remaining.pop(k)
+        base = hypervolume(front, ref)
+        # lazy greedy (Minoux 1978): a point's gain only shrinks as the front grows (the hypervolume is
+        # submodular), so a stale gain is an upper bound and only the heap's top needs recomputing
+        heap = [(-(hypervolume(np.vstack([front, L[r]]), ref) - base) * pfeas[r], r) for r in range(len(pool))]
+        heapq.heapify(heap)
+        while heap and len(chosen) < n:
+            _, r = heapq.heappop(heap)
+            gain = (hypervolume(np.vstack([front, L[r]]), ref) - base) * pfeas[r]
+            if heap and gain < -heap[0][0]:
+                heapq.heappush(heap, (-gain, r))  # no longer the best: back with its fresh gain
+                continue
+            if gain <= 1e-12:  # nothing adds hypervolume: the closest to the front instead
+                heapq.heappush(heap, (-gain, r))
+                rest = sorted(q for _, q in heap)
+                r = rest[int(np.argmin(shortfall(L[rest], front, ref)))]
+                heap = [(g, q) for g, q in heap if q != r]
+                heapq.heapify(heap)
             chosen.append(int(pool[r]))
             front = np.vstack([front, L[r]])
+            base = hypervolume(front, ref)
         return chosen

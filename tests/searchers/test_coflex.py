@@ -189,3 +189,41 @@ def test_a_second_failure_falls_back_to_random_points(monkeypatch):
         sup.filter(RuntimeWarning)
         assert len(core.ask(3)) == 3
     assert core.n_fallbacks == 1 and core.n_retries == 0
+
+
+def _greedy(pool, L, pfeas, front, n):
+    """The plain greedy of rule 7: every gain recomputed at every step."""
+    from coflex_ray.searchers.pareto import REF, hypervolume
+
+    ref, chosen, remaining = np.full(L.shape[1], REF), [], list(range(len(pool)))
+    while remaining and len(chosen) < n:
+        base = hypervolume(front, ref)
+        gains = np.array([hypervolume(np.vstack([front, L[r]]), ref) - base for r in remaining]) * pfeas[remaining]
+        k = int(np.argmax(gains)) if gains.max() > 1e-12 else int(np.argmin(shortfall(L[remaining], front, ref)))
+        r = remaining.pop(k)
+        chosen.append(int(pool[r]))
+        front = np.vstack([front, L[r]])
+    return chosen
+
+
+def test_lazy_fusion_picks_what_the_plain_greedy_picks():
+    rng = np.random.default_rng(3)
+    for m, P, n in [(2, 40, 12), (3, 30, 10), (2, 25, 25)]:
+        front = rng.random((6, m))
+        L = rng.random((P, m)) * 1.2 - 0.1
+        pfeas = rng.uniform(0.2, 1.0, P)
+        pool = np.arange(100, 100 + P)
+        assert CoflexCore.fuse(pool, L, pfeas, front, n) == _greedy(pool, L, pfeas, front, n)
+    # every candidate dominated: the shortfall order, as the plain greedy
+    front = np.array([[0.0, 0.0]])
+    L = rng.random((8, 2)) * 0.5 + 0.2
+    assert CoflexCore.fuse(np.arange(8), L, np.ones(8), front, 5) == _greedy(np.arange(8), L, np.ones(8), front, 5)
+
+
+def test_a_batch_larger_than_the_default_pool_is_filled_by_the_model():
+    core = CoflexCore(SPACE, n_obj=2, seed=0, n_init=8, batch_size=120, n_candidates=256, num_inducing=16,
+                      global_candidates=256)
+    for x in core.ask(8):
+        core.tell(x, np.array([x[0], 1 - x[0] + x[1]]))
+    out = core.propose(120, np.zeros((0, SPACE.ndim)))
+    assert len(out) == 120  # the default pool (16 per list, 16 directions) holds at most 80
