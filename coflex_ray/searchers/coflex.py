@@ -67,6 +67,7 @@ each batch from ``(seed, batch number)``, the sparse GPs' subsets and inducing p
 
 from __future__ import annotations
 
+import heapq
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -567,8 +568,6 @@ class CoflexCore(ModelCore):
         Returns:
             Up to ``n`` members of ``pool``, in the order picked.
         """
-        import heapq
-
         ref = np.full(L.shape[1], REF)
         chosen: list[int] = []
         base = hypervolume(front, ref)
