@@ -22,7 +22,7 @@ mode (``AskTellSearcher(background=True)``, :mod:`.adapter`):
   ``ConcurrencyLimiter`` allows, :meth:`.adapter.AskTellSearcher.set_max_concurrency`); a core with
   a ``batch_size`` (the model-based ones) makes its next batch that size.  A batch as large as the
   number of trials that can run at once keeps every worker busy after one fit; ``BATCH_CAP``
-  stops where one fit of ``CoflexCore`` cannot deliver more.
+  keeps a batch within what one fit of ``CoflexCore`` is measured to deliver.
 * **Filling the slots.**  While a model core waits for the results of its initial design
   (``n_init`` points) a job also hands out random untaken points for the slots left free
   (``max_concurrency`` minus the points in flight), so that a cluster with more slots than
@@ -56,10 +56,10 @@ from .core import Core, ModelCore
 
 logger = logging.getLogger(__name__)
 
-# The largest batch sized up to the concurrency: one CoflexCore fit proposes at most about 40 points
-# with the default options (its fusion's pool), and a larger ask fits the same data again
-# (benchmarks/results/batch_cost.txt: q = 64 and 256 take 2 and 7 fits).
-BATCH_CAP = 32
+# The largest batch sized up to the concurrency: one CoflexCore fit proposes the whole batch (its pool
+# grows with it) and a 512-point batch costs about what an 8-point one does (one fit; candidate
+# scoring and the fusion are a small part: benchmarks/results/batch_cost.txt)
+BATCH_CAP = 512
 QUICK_S = 0.005  # how long a caller waits for a job it has just started (a cheap batch is then ready)
 _RUNTIME = ("_lock", "_io", "_thread", "_snapshot", "_snapped", "_running")
 

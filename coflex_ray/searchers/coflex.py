@@ -178,9 +178,15 @@ def shortfall(L: np.ndarray, front: np.ndarray, ref: np.ndarray) -> np.ndarray:
         it lies inside the reference box and is not weakly dominated by a point of ``front`` (the
         additive epsilon to the front); 0 for a row that already adds hypervolume.
     """
-    box = (L - ref).max(axis=1)
-    dom = (L[:, None, :] - front[None, :, :]).min(axis=2).max(axis=1) if len(front) else np.full(len(L), -np.inf)
-    return np.maximum(np.maximum(box, dom), 0.0)
+    return np.maximum(np.maximum((L - ref).max(axis=1), front_gap(L, front)), 0.0)
+
+
+def front_gap(L: np.ndarray, front: np.ndarray) -> np.ndarray:
+    """For each row of ``L`` (``(N, m)``), the additive epsilon by which it is weakly dominated by a point
+    of ``front`` (``(F, m)``): ``max_f min_j (L_j - f_j)``; ``-inf`` for an empty front."""
+    if not len(front):
+        return np.full(len(L), -np.inf)
+    return (L[:, None, :] - front[None, :, :]).min(axis=2).max(axis=1)
 
 
 def single_objective_batch(log_ei: np.ndarray, pfeas: np.ndarray, likely: np.ndarray, n: int) -> np.ndarray:
@@ -555,6 +561,26 @@ class CoflexCore(ModelCore):
         return np.vstack([C, P]), np.vstack([M, Mn]), np.vstack([S, Sn])
 
     @staticmethod
+    def _by_shortfall(rest: np.ndarray, L: np.ndarray, front: np.ndarray, ref: np.ndarray, n: int) -> list[int]:
+        """Rule 7's fallback for the rest of a batch: ``n`` rows of ``rest`` picked one by one, each the
+        smallest :func:`shortfall` to the front grown by the earlier picks (ties: the lower row).
+
+        The shortfall's front term is a maximum over the front's points, so a pick updates it with its
+        one new point: ``O(len(rest) * m)`` per pick rather than a recomputation against the whole front.
+        """
+        Lr = L[rest]
+        box = (Lr - ref).max(axis=1)
+        dom = front_gap(Lr, front)
+        alive, picks = np.ones(len(rest), bool), []
+        for _ in range(min(n, len(rest))):
+            score = np.where(alive, np.maximum(np.maximum(box, dom), 0.0), np.inf)
+            k = int(np.argmin(score))
+            picks.append(int(rest[k]))
+            alive[k] = False
+            dom = np.maximum(dom, (Lr - Lr[k]).min(axis=1))
+        return picks
+
+    @staticmethod
     def fuse(pool: np.ndarray, L: np.ndarray, pfeas: np.ndarray, front: np.ndarray, n: int) -> list[int]:
         """Rule 7: a greedy batch by hypervolume improvement of the normalised predictions.
 
@@ -581,12 +607,10 @@ class CoflexCore(ModelCore):
             if heap and gain < -heap[0][0]:
                 heapq.heappush(heap, (-gain, r))  # no longer the best: back with its fresh gain
                 continue
-            if gain <= 1e-12:  # nothing adds hypervolume: the closest to the front instead
+            if gain <= 1e-12:  # nothing adds hypervolume, now or later (gains only shrink): by shortfall
                 heapq.heappush(heap, (-gain, r))
-                rest = sorted(q for _, q in heap)
-                r = rest[int(np.argmin(shortfall(L[rest], front, ref)))]
-                heap = [(g, q) for g, q in heap if q != r]
-                heapq.heapify(heap)
+                rest = np.array(sorted(q for _, q in heap))
+                return chosen + [int(pool[q]) for q in CoflexCore._by_shortfall(rest, L, front, ref, n - len(chosen))]
             chosen.append(int(pool[r]))
             front = np.vstack([front, L[r]])
             base = hypervolume(front, ref)

@@ -208,7 +208,7 @@ def _greedy(pool, L, pfeas, front, n):
 
 def test_lazy_fusion_picks_what_the_plain_greedy_picks():
     rng = np.random.default_rng(3)
-    for m, P, n in [(2, 40, 12), (3, 30, 10), (2, 25, 25)]:
+    for m, P, n in [(2, 40, 12), (3, 30, 10), (2, 25, 25), (3, 90, 90), (2, 120, 100)]:
         front = rng.random((6, m))
         L = rng.random((P, m)) * 1.2 - 0.1
         pfeas = rng.uniform(0.2, 1.0, P)
