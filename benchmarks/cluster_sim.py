@@ -4,9 +4,11 @@ A discrete-event simulation of one Tune search over ``--workers`` trial slots, f
 the main job.  What is real and what is simulated:
 
 * **Real**: the searchers (built by :func:`coflex_ray.registry.make_searcher` as the main job builds
-  them, behind Tune's ``ConcurrencyLimiter``) and their compute time; the values, NAS-Bench-201
-  cifar10 test error x measured Pixel 3 latency (both tabulated, every cell), and the exact
-  reference front (:func:`coflex_ray.reference_fronts.nb201_device_front`).
+  them, behind Tune's ``ConcurrencyLimiter``) and their compute time; the values and the exact
+  reference front of ``--values``: ``nb201-pixel3`` (NAS-Bench-201 cifar10 test error x measured
+  Pixel 3 latency, 15,625 cells, :func:`coflex_ray.reference_fronts.nb201_device_front`) or
+  ``nb201-zz`` (the same error x the energy-delay product ZigZag computed for every cell on each of
+  100 sampled accelerators, 1,562,500 pairs: :func:`nb201_zz_values`).
 * **Simulated**: the clock, the workers and the evaluation times.  Each ``suggest`` and
   ``on_trial_complete`` runs for real and its wall time advances the virtual clock (Tune calls them
   on its driver loop, so a slow one holds every free slot), and the loop asks again as Ray Tune 2.60's
@@ -122,6 +124,69 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     return {"err": 100.0 - nb201_accuracy(i), "latency_ms": device_latency_ms(i, "pixel3")}
 
 
+@dataclass
+class Values:
+    """Where a simulated trial's values come from: the searchers' ``param_space``, the hardware
+    objective (``hw``, minimised with ``err``, compared in log10), the lookup and the exact front."""
+
+    name: str
+    param_space: dict[str, Any]
+    hw: str
+    evaluate: Callable[[dict[str, Any]], dict[str, float]]
+    front: Any  # coflex_ray.reference_fronts.ReferenceFront
+    describe: str
+
+
+def nb201_pixel3_values() -> Values:
+    """NAS-Bench-201 cifar10 test error x measured Pixel 3 latency: 15,625 cells."""
+    from coflex_ray.reference_fronts import nb201_device_front
+    from coflex_ray.spaces import NB201_SPACE
+
+    return Values("nb201-pixel3", NB201_SPACE.param_space(), "latency_ms", evaluate,
+                  nb201_device_front("cifar10", "pixel3"), "NB201 cifar10 x Pixel 3 latency")
+
+
+def nb201_zz_values(n_accelerators: int = 100, cache_dir: str | None = None) -> Values:
+    """NAS-Bench-201 cifar10 test error x energy-delay product of the cell on one of ``n_accelerators``
+    sampled accelerators, simulated by ZigZag (zigzag-fixed): with 100, 1,562,500 (cell, accelerator)
+    pairs, every one computed (:func:`coflex_ray.codesign.groundtruth.build_ground_truth`, cached in
+    ``cache_dir``; a few minutes of simulation on first use).  The accelerator is one categorical knob.
+
+    Raises:
+        ValueError: the ground truth has a pair that could not be simulated (infeasible).
+    """
+    from ray import tune
+
+    from coflex_ray.codesign.groundtruth import accelerator_name, build_ground_truth
+    from coflex_ray.evaluators.hardware import CLOCK_HZ
+    from coflex_ray.reference_fronts import ReferenceFront
+    from coflex_ray.searchers.pareto import nondominated
+    from coflex_ray.spaces import NB201_SPACE, nb201_arch_str
+
+    gt = build_ground_truth(n_accelerators, cache_dir=cache_dir)
+    names = [accelerator_name(a) for a in gt.accelerators]
+    arch, acc = {a: i for i, a in enumerate(gt.archs)}, {n: i for i, n in enumerate(names)}
+    edp = (gt.energy * 1e-6) * (gt.latency / CLOCK_HZ * 1e3)  # uJ x ms, as the hardware evaluators report it
+    if not np.isfinite(edp).all():
+        raise ValueError(f"{int((~np.isfinite(edp)).sum())} (cell, accelerator) pairs of the ground truth are "
+                         "infeasible; the simulation needs a value for every pair")
+    err = 100.0 - gt.accuracy
+
+    def lookup(config: dict[str, Any]) -> dict[str, float]:
+        j, k = arch[nb201_arch_str(config)], acc[config["accelerator"]]
+        return {"err": float(err[j]), "edp": float(edp[k, j])}
+
+    Y = np.column_stack([np.tile(err, len(names)), np.log10(edp).ravel()])
+    front = ReferenceFront(Y[nondominated(Y)], "edp", "exact",
+                           f"exact front of all {len(Y):,} (cell, accelerator) pairs", {"benchmark": "nb201-zz"})
+    space = {**NB201_SPACE.param_space(), "accelerator": tune.choice(names)}
+    return Values("nb201-zz", space, "edp", lookup, front,
+                  f"NB201 cifar10 x EDP on {len(names)} sampled accelerators (ZigZag, zigzag-fixed), every pair simulated")
+
+
+VALUES = {"nb201-pixel3": nb201_pixel3_values, "nb201-zz": nb201_zz_values}
+
+
 def check_tier(tier: str) -> str:
     """``tier`` if it names an evaluation-time model of :data:`TIERS`.
 
@@ -152,21 +217,20 @@ class Run:
     """What one simulated run records."""
 
     ends: list[float] = field(default_factory=list)  # virtual completion time of each trial, in order
-    Y: list[tuple[float, float]] = field(default_factory=list)  # (err, log10 latency) of each trial
+    Y: list[tuple[float, float]] = field(default_factory=list)  # (err, log10 hw) of each trial
     busy: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each evaluation
     searcher_s: float = 0.0
     clock: float = 0.0
     finished: bool = False
 
 
-def build(name: str, workers: int, seed: int, n_init: int, bounds: dict) -> tuple[Any, Any]:
-    """The searcher ``name`` for ``workers`` slots as the main job builds it; ``(search_alg, inner)``,
-    ``inner`` the CoflexSearch inside it (background mode) or ``None``."""
-    from coflex_ray.spaces import NB201_SPACE
-
+def build(name: str, workers: int, seed: int, n_init: int, values: Values) -> tuple[Any, Any]:
+    """The searcher ``name`` for ``workers`` slots as the main job builds it, on ``values``' space and
+    objectives with its exact front's bounds; ``(search_alg, inner)``, ``inner`` the CoflexSearch
+    inside it (background mode) or ``None``."""
     from .mobo_drive import build_for
 
-    alg = build_for(NB201_SPACE.param_space(), name, workers, seed, n_init, 10**9, bounds, hw="latency_ms")
+    alg = build_for(values.param_space, name, workers, seed, n_init, 10**9, values.front.bounds, hw=values.hw)
     inner = getattr(alg, "searcher", None) if name == "coflex" else None
     if inner is not None:  # background mode, as CoflexSearch(background=True) builds it
         inner.background, inner._runner = True, BackgroundAsker(inner.core)
@@ -175,21 +239,20 @@ def build(name: str, workers: int, seed: int, n_init: int, bounds: dict) -> tupl
 
 
 def simulate(name: str, workers: int, seed: int, n_init: int, times: np.ndarray, overhead_s: float,
-             horizon_s: float, trials: int | None = None) -> Run:
+             horizon_s: float, trials: int | None = None, values: Values | None = None) -> Run:
     """One run: Tune's loop on a virtual clock until ``horizon_s`` (or ``trials`` completed trials).
 
     Each pass, as Tune's loop: complete the trials that have ended; ask for a trial per free slot
     until the searcher returns ``None``; then wait for the next trial's end, at most :data:`STEP_S`,
-    or with no trial running :data:`IDLE_POLL_S`.
+    or with no trial running :data:`IDLE_POLL_S`.  ``values``: default :func:`nb201_pixel3_values`.
     """
     import optuna
     from ray.tune.search import Searcher
 
-    from coflex_ray.reference_fronts import nb201_device_front
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    values = values or nb201_pixel3_values()
     run, rng = Run(), np.random.default_rng(seed)
-    alg, inner = build(name, workers, seed, n_init, nb201_device_front("cifar10", "pixel3").bounds)
+    alg, inner = build(name, workers, seed, n_init, values)
     asker = None
     if inner is not None:
         asker = inner._runner = VirtualAsker(inner._runner, lambda: run.clock)
@@ -212,7 +275,7 @@ def simulate(name: str, workers: int, seed: int, n_init: int, times: np.ndarray,
             end, t, result = heapq.heappop(running)
             timed(alg.on_trial_complete, str(t), result)
             run.ends.append(end)
-            run.Y.append((result["err"], float(np.log10(result["latency_ms"]))))
+            run.Y.append((result["err"], float(np.log10(result[values.hw]))))
         started = False
         while len(running) < workers and not run.finished and (trials is None or tid < trials):
             cfg = timed(alg.suggest, str(tid))
@@ -222,7 +285,7 @@ def simulate(name: str, workers: int, seed: int, n_init: int, times: np.ndarray,
                 break
             body = float(rng.choice(times))
             start = run.clock + overhead_s
-            heapq.heappush(running, (start + body, tid, evaluate(cfg)))
+            heapq.heappush(running, (start + body, tid, values.evaluate(cfg)))
             run.busy.append((start, start + body))
             tid, started = tid + 1, True
         if started:
@@ -265,7 +328,7 @@ def report(run: Run, workers: int, minutes: list[float], front: Any, trials: int
 
 def _key(r: dict[str, Any]) -> tuple:
     return r["searcher"], r["workers"], r["seed"], r["tier"], r["overhead_s"], r["n_init"], r.get("trials"), \
-        tuple(r["minutes"])
+        tuple(r["minutes"]), r.get("values", "nb201-pixel3")
 
 
 def _iqr(v: list[float], fmt: str) -> str:
@@ -315,6 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
     p.add_argument("--minutes", nargs="+", type=float, default=[1, 5, 15, 60],
                    help="virtual minutes at which HV and evaluations are reported; the run ends at the last")
+    p.add_argument("--values", default="nb201-pixel3", help=f"where the values come from, one of {', '.join(VALUES)}")
     p.add_argument("--tier", default="zigzag-fixed", help=f"evaluation-time model, one of {', '.join(TIERS)}")
     p.add_argument("--overhead", type=float, default=OVERHEAD_S,
                    help=f"Tune's per-trial overhead in seconds (default {OVERHEAD_S}, measured by benchmarks concurrency)")
@@ -328,6 +392,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         searchers = check_searchers(args.searchers)
         check_tier(args.tier)
+        if args.values not in VALUES:
+            raise ValueError(f"--values {args.values!r} is not allowed; allowed: {', '.join(VALUES)}")
     except ValueError as e:
         p.error(str(e))
     bad = [f"{k}={v}" for k, v, ok in [("--workers", args.workers, all(w >= 1 for w in args.workers)),
@@ -339,12 +405,10 @@ def main(argv: list[str] | None = None) -> None:
     if bad:
         p.error(f"{bad[0]} is not allowed: workers and n-init >= 1, minutes > 0, overhead >= 0, trials > n-init")
     from coflex_ray.machine import machine
-    from coflex_ray.reference_fronts import nb201_device_front
-
     from .mobo_drive import preload
 
     minutes = sorted(args.minutes)
-    base = {"tier": args.tier, "overhead_s": args.overhead, "n_init": args.n_init, "trials": args.trials,
+    base = {"values": args.values, "tier": args.tier, "overhead_s": args.overhead, "n_init": args.n_init, "trials": args.trials,
             "minutes": minutes}
     done = {}
     if args.out.exists():
@@ -353,10 +417,11 @@ def main(argv: list[str] | None = None) -> None:
             done[_key(r)] = r
     todo = [(w, n, s) for w in args.workers for s in args.seeds for n in searchers
             if _key({**base, "searcher": n, "workers": w, "seed": s}) not in done]
+    values = VALUES[args.values]() if todo and not args.summary_only else None  # nb201-zz may build its ground truth
     print(machine(), flush=True)
     print(f"simulated: clock, {args.workers} workers, evaluation times ({args.tier}; Tune overhead {args.overhead} s "
-          f"per trial); real: searchers and their time, values (NB201 cifar10 x Pixel 3 latency), exact front", flush=True)
-    front = nb201_device_front("cifar10", "pixel3")
+          f"per trial); real: searchers and their time, values ({values.describe if values else args.values}), "
+          "exact front", flush=True)
     times = eval_times(args.tier)
     horizon = 60.0 * minutes[-1] if args.trials is None else np.inf
     if not args.summary_only:
@@ -367,8 +432,8 @@ def main(argv: list[str] | None = None) -> None:
         for i, (w, n, s) in enumerate(todo, 1):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                run = simulate(n, w, s, args.n_init, times, args.overhead, horizon, args.trials)
-            r = {**base, "searcher": n, "workers": w, "seed": s, **report(run, w, minutes, front, args.trials)}
+                run = simulate(n, w, s, args.n_init, times, args.overhead, horizon, args.trials, values)
+            r = {**base, "searcher": n, "workers": w, "seed": s, **report(run, w, minutes, values.front, args.trials)}
             with args.out.open("a") as f:
                 f.write(json.dumps(r) + "\n")
             done[_key(r)] = r

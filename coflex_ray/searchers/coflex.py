@@ -34,7 +34,9 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
    inverse, clipped below at ``-clip`` (or ``clip`` below the observed front where the search has
    passed the given ideal: :func:`clip_floor`).  ``ideal`` and ``nadir``: the given bounds, else
    :func:`front_scale` of the observations.  ``beta = 0`` (the default) fuses on posterior means.
-   The hypervolume reference point is ``REF`` in every coordinate.
+   The hypervolume reference point is ``REF`` in every coordinate, or, once the search has passed
+   the bounds' ideal, ``REF - 1`` beyond the observed front where that extends past their nadir
+   (:func:`ref_point`).
 6. **Pareto filter.**  Of the pooled proposals, those non-dominated by ``l``; while fewer than the
    batch, the next Pareto layers too (:func:`pareto_layers`).
 7. **Batch.**  Greedily (:meth:`CoflexCore.fuse`), the candidate whose ``l`` adds the most
@@ -143,6 +145,28 @@ def clip_floor(observed: np.ndarray, clip: float) -> np.ndarray:
         would rate every candidate that improves on it as worse than it, and stall that objective.
     """
     return np.minimum(observed.min(axis=0), 0.0) - clip
+
+
+def ref_point(observed: np.ndarray) -> np.ndarray:
+    """Rule 5's hypervolume reference point in normalised units.
+
+    Args:
+        observed: the observed non-dominated points, normalised, shape ``(F, m)`` with ``F >= 1``.
+
+    Returns:
+        ``(m,)`` array: ``REF`` in every coordinate while no observation has passed the bounds'
+        ideal (``observed >= 0``), i.e. while the bounds may be the front's own (an exact or
+        best-known reference front; or the observed front's bounds, which it cannot pass); once it
+        has, the bounds are known to be narrower than the front (a random probe's, which miss its
+        corners) and the box follows the observed front past their nadir too, ``max(REF,
+        observed.max(0) + REF - 1)``, so that those parts of the front still add hypervolume
+        (similar to BoTorch's ``infer_reference_point``, a tenth of the front's range beyond its
+        nadir; :func:`clip_floor` is the same rule on the ideal side).  Early in a search the
+        observed front can pass an exact front's nadir, which is why it takes the ideal to tell.
+    """
+    if observed.min() >= 0.0:
+        return np.full(observed.shape[1], REF)
+    return np.maximum(REF, observed.max(axis=0) + REF - 1.0)
 
 
 def directions(n_obj: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -481,7 +505,7 @@ class CoflexCore(ModelCore):
         pool = pool[likely[pool]]  # all of it without constraints
         keep = pareto_layers(pool, L, n)
         front = np.vstack([observed, (P_mean - ideal) / span])
-        return [C[i] for i in self.fuse(keep, L[keep], pfeas[keep], front, n)]
+        return [C[i] for i in self.fuse(keep, L[keep], pfeas[keep], front, n, ref_point(observed))]
 
     def feasibility(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
         """The probability that each candidate is feasible (the weight of rules 4 and 7).
@@ -573,15 +597,16 @@ class CoflexCore(ModelCore):
         dom = front_gap(Lr, front)
         alive, picks = np.ones(len(rest), bool), []
         for _ in range(min(n, len(rest))):
-            score = np.where(alive, np.maximum(np.maximum(box, dom), 0.0), np.inf)
-            k = int(np.argmin(score))
+            live = np.flatnonzero(alive)
+            k = int(live[np.argmin(np.maximum(np.maximum(box[live], dom[live]), 0.0))])
             picks.append(int(rest[k]))
             alive[k] = False
             dom = np.maximum(dom, (Lr - Lr[k]).min(axis=1))
         return picks
 
     @staticmethod
-    def fuse(pool: np.ndarray, L: np.ndarray, pfeas: np.ndarray, front: np.ndarray, n: int) -> list[int]:
+    def fuse(pool: np.ndarray, L: np.ndarray, pfeas: np.ndarray, front: np.ndarray, n: int,
+             ref: np.ndarray | None = None) -> list[int]:
         """Rule 7: a greedy batch by hypervolume improvement of the normalised predictions.
 
         Args:
@@ -590,11 +615,12 @@ class CoflexCore(ModelCore):
             pfeas: probability of feasibility of the pool, shape ``(P,)``.
             front: the normalised starting front (observed non-dominated points and pending means).
             n: the batch size.
+            ref: the reference point (:func:`ref_point`); ``None``: ``REF`` in every coordinate.
 
         Returns:
             Up to ``n`` members of ``pool``, in the order picked.
         """
-        ref = np.full(L.shape[1], REF)
+        ref = np.full(L.shape[1], REF) if ref is None else np.asarray(ref, float)
         chosen: list[int] = []
         base = hypervolume(front, ref)
         # lazy greedy (Minoux 1978): a point's gain only shrinks as the front grows (the hypervolume is

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from coflex_ray.searchers import coflex as coflex_module
-from coflex_ray.searchers.coflex import CoflexCore, front_scale, shortfall, single_objective_batch
+from coflex_ray.searchers.coflex import CoflexCore, front_scale, ref_point, shortfall, single_objective_batch
 
 from .helpers import MIXED_SPACE as SPACE
 
@@ -34,6 +34,21 @@ def test_front_scale_is_the_current_front():
     Y = np.array([[1.0, 9.0], [3.0, 4.0], [8.0, 2.0], [9.0, 9.0]])
     ideal, span = front_scale(Y)
     assert ideal.tolist() == [1.0, 2.0] and span.tolist() == [7.0, 7.0]  # nadir of the front, not of all
+
+
+def test_reference_point_grows_with_a_front_past_the_nadir():
+    inside = np.array([[0.0, 1.0], [1.0, 0.0]])
+    assert ref_point(inside).tolist() == [1.1, 1.1]  # bounds covering the front: the fixed REF
+    # past the nadir but not the ideal: the bounds may be an exact front's (an early observed front can
+    # pass its nadir), so the box stays
+    assert ref_point(np.array([[0.1, 1.5], [1.0, 0.0]])).tolist() == [1.1, 1.1]
+    past = np.array([[-0.2, 1.5], [1.0, 0.0]])  # found beyond the given nadir in objective 2
+    assert np.allclose(ref_point(past), [1.1, 1.6])
+    # a candidate extending that corner, (-0.4, 1.15): outside the fixed box, so it adds nothing there and
+    # the greedy takes the other; with the grown box it adds the most
+    L = np.array([[-0.4, 1.15], [0.6, 0.5]])
+    assert CoflexCore.fuse(np.arange(2), L, np.ones(2), past, n=1) == [1]
+    assert CoflexCore.fuse(np.arange(2), L, np.ones(2), past, n=1, ref=ref_point(past)) == [0]
 
 
 def test_shortfall_hand_computed():
