@@ -59,6 +59,12 @@ def simulate_layer(shape: tuple, acc: AccelConfig, fidelity: str, lpf_limit: int
     raise ValueError(f"unknown fidelity {fidelity!r}; allowed: {list(FIDELITIES)}")
 
 
+def edp_uj_ms(energy_pj: Any, cycles: Any) -> Any:
+    """Energy-delay product in uJ x ms of an energy in pJ and a latency in cycles at ``CLOCK_HZ``
+    (floats or numpy arrays alike)."""
+    return (energy_pj * 1e-6) * (cycles / CLOCK_HZ * 1e3)
+
+
 def network_cost(layers: Sequence[Layer], acc: AccelConfig,
                  layer_costs: Callable[[list[tuple], AccelConfig], list[dict]], per_layer: bool = False) -> dict[str, Any]:
     """Sum per-layer costs into network energy, latency and EDP; infeasible if any layer is."""
@@ -73,7 +79,7 @@ def network_cost(layers: Sequence[Layer], acc: AccelConfig,
         energy = sum(c["energy_pJ"] for c in costs)
         cycles = sum(c["latency_cycles"] for c in costs)
         out = {"energy_pJ": energy, "latency_cycles": cycles,
-               "edp": (energy * 1e-6) * (cycles / CLOCK_HZ * 1e3), "hw_feasible": True, "hw_reason": ""}
+               "edp": edp_uj_ms(energy, cycles), "hw_feasible": True, "hw_reason": ""}
     if per_layer:
         out["layers"] = [dict(name=l.name, shape=s, **c) for l, s, c in zip(layers, shapes, costs)]
     return out
