@@ -9,7 +9,7 @@ timing only).  For every ``n`` a core is told ``n`` distinct random points once;
 starts from an unpickled copy of that core with ``batch_size = q`` and times one ``ask(q)``: model
 fits, candidate scoring, the greedy batch, and another model batch while the points are fewer than
 ``q`` (one batch proposes at most the fusion's pool of distinct candidates, of which there are
-at most ``2 * max(proposals_per_objective, q) * m + max(n_directions, q)``).  Reported: wall and process CPU seconds, the points returned, the size
+at most ``2 * pool_size(proposals_per_objective, m, q) * m + max(n_directions, q)``, :func:`coflex_ray.searchers.coflex.pool_size`).  Reported: wall and process CPU seconds, the points returned, the size
 of each model batch made (``42+22``: two batches, two model fits), and the seconds to pickle the
 core (what a background searcher spends per batch on its checkpoint snapshot).  A case is
 abandoned at ``--limit`` seconds (``SIGALRM``; the larger ``q`` of that ``n`` are then skipped).  A

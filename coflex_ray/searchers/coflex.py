@@ -20,12 +20,14 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
 3. **Local search.**  Each objective's ``n_starts`` best candidates by log EI are hill-climbed on
    that log EI over their untaken legal neighbours, at most ``local_steps`` moves each
    (:meth:`CoflexCore.improve`); the end points join the candidates.
-4. **Proposals.**  Each objective proposes its ``proposals_per_objective`` best candidates by log
+4. **Proposals.**  Each objective proposes its ``k`` best candidates by log
    EI (below the best feasible observation, with outcome constraints) plus the log probability of
    feasibility (times, with outcome constraints, the probability that they hold:
    :meth:`CoflexCore.constraint_prob`), and as many by its lower confidence bound
-   ``mean - kappa * sd`` (both in the model's units); a batch of ``n`` larger than
-   ``proposals_per_objective`` raises both counts, and ``n_directions``, to ``n``.  Each of the
+   ``mean - kappa * sd`` (both in the model's units), where ``k = proposals_per_objective ** (m - 1)``
+   for ``m`` objectives (:func:`pool_size`: as many per objective as cover an ``(m - 1)``-dimensional
+   front at ``proposals_per_objective`` points per direction); a batch of ``n`` larger than ``k``
+   raises both counts, and ``n_directions``, to ``n``.  Each of the
    ``n_directions`` weight vectors ``w``
    (:func:`directions`) proposes the candidate minimising ``max_j w_j l_j + 0.05 sum_j w_j l_j``
    of the normalised predictions ``l`` of rule 5 (ParEGO's augmented Chebyshev scalarisation).
@@ -232,6 +234,23 @@ def single_objective_batch(log_ei: np.ndarray, pfeas: np.ndarray, likely: np.nda
     return order[np.isfinite(score[order])][:n]
 
 
+def pool_size(per_direction: int, n_obj: int, n: int) -> int:
+    """Rule 4's proposals per objective and kind (log EI, lower confidence bound).
+
+    Args:
+        per_direction: the ``proposals_per_objective`` option.
+        n_obj: number of objectives ``m`` (at least 2).
+        n: the batch size.
+
+    Returns:
+        ``max(per_direction ** (m - 1), n)``.  Why: the front is ``(m - 1)``-dimensional, so covering it
+        at a given spacing takes that power of the points a two-objective front needs; with
+        three objectives, 16 per objective left the interior of the front unproposed (VehicleSafety,
+        ``docs/design.md``, "Proposals").
+    """
+    return max(per_direction ** (n_obj - 1), n)
+
+
 def pareto_layers(pool: np.ndarray, L: np.ndarray, n: int) -> np.ndarray:
     """Rule 6: the Pareto filter of the pooled proposals.
 
@@ -267,8 +286,9 @@ class CoflexOptions:
             ``models.NUM_INDUCING`` (512).
         n_candidates: points drawn in the trust region, or, without a region, Sobol points of the
             global set (rule 2).  Default 1024.
-        proposals_per_objective: candidates each objective proposes by log EI, and as many by its
-            lower confidence bound (rule 4).  Default 16.
+        proposals_per_objective: with two objectives, the candidates each objective proposes by
+            log EI, and as many by its lower confidence bound; with ``m`` objectives this number to
+            the power ``m - 1`` (rule 4, :func:`pool_size`).  Default 16.
         beta: optimism of the fusion's predictions, ``mean - beta * sd`` (rule 5); 0 fuses on the
             posterior means.  Default 0.0.
         kappa: optimism of the lower-confidence-bound proposals (rule 4).  Default 2.0.
@@ -494,7 +514,7 @@ class CoflexCore(ModelCore):
         L = np.maximum((units(M - self.beta * S) - ideal) / span, clip_floor(observed, self.clip))
         sub = np.flatnonzero(likely)
         pooled: set[int] = set()
-        k = max(self.proposals_per_objective, n)  # a batch larger than the default pool gets a larger pool
+        k = pool_size(self.proposals_per_objective, m, n)
         for j in range(m):
             pooled.update(np.argsort(-(ei(j, M, S) + np.log(np.clip(pfeas, 1e-12, 1))), kind="stable")[:k].tolist())
             pooled.update(sub[np.argsort(M[sub, j] - self.kappa * S[sub, j], kind="stable")[:k]].tolist())

@@ -242,3 +242,22 @@ def test_a_batch_larger_than_the_default_pool_is_filled_by_the_model():
         core.tell(x, np.array([x[0], 1 - x[0] + x[1]]))
     out = core.propose(120, np.zeros((0, SPACE.ndim)))
     assert len(out) == 120  # the default pool (16 per list, 16 directions) holds at most 80
+
+
+def test_pool_grows_with_the_dimension_of_the_front():
+    assert coflex_module.pool_size(16, 2, 4) == 16  # two objectives: the option itself
+    assert coflex_module.pool_size(16, 3, 4) == 256  # a 2-dimensional front: 16 x 16
+    assert coflex_module.pool_size(4, 3, 100) == 100  # a larger batch raises it
+
+
+def test_a_three_objective_pool_holds_more_than_the_two_objective_rule_allows(monkeypatch):
+    seen = []
+    real = coflex_module.pareto_layers
+    monkeypatch.setattr(coflex_module, "pareto_layers", lambda pool, L, n: seen.append(len(pool)) or real(pool, L, n))
+    core = CoflexCore(SPACE, n_obj=3, seed=0, n_init=8, batch_size=2, n_candidates=256, num_inducing=16,
+                      global_candidates=256, proposals_per_objective=4, n_directions=4)
+    for x in core.ask(8):
+        core.tell(x, np.array([x[0], 1 - x[0] + x[1], (x[0] - 0.5) ** 2 + x[2]]))
+    assert len(core.propose(2, np.zeros((0, SPACE.ndim)))) == 2
+    # 4 ** 2 = 16 per objective and kind: more than 2 * 4 * 3 + 4 = 28, the most a pool of 4 per list holds
+    assert seen and seen[0] > 2 * 4 * 3 + 4
