@@ -244,9 +244,8 @@ def pool_size(per_direction: int, n_obj: int, n: int) -> int:
 
     Returns:
         ``max(per_direction ** (m - 1), n)``.  Why: the front is ``(m - 1)``-dimensional, so covering it
-        at a given spacing takes that power of the points a two-objective front needs; with
-        three objectives, 16 per objective left the interior of the front unproposed (VehicleSafety,
-        ``docs/design.md``, "Proposals").
+        at a given spacing takes that power of the points a two-objective front needs
+        (``docs/design.md``, "Proposals").
     """
     return max(per_direction ** (n_obj - 1), n)
 
