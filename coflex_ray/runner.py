@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
+from .saved_state import mend_saved_state
+
 # Tune retries a trial this many times when it dies with its worker (a lost node, an OOM kill).
 # Evaluator failures never reach Tune: the trial catches them and reports an infeasible result, so
 # a deterministic failure is not re-run.
@@ -127,7 +129,9 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
 
     ``resume``: if ``storage_path/name`` holds an earlier, interrupted run of the same experiment,
     continue it with ``Tuner.restore`` (completed trials kept, the searcher's saved state restored,
-    errored and unfinished trials re-run) instead of starting over.
+    errored and unfinished trials re-run) instead of starting over.  A state file left unreadable by
+    the interruption is first mended from Tune's staging copy (:func:`~coflex_ray.saved_state.mend_saved_state`;
+    raises :class:`~coflex_ray.saved_state.UnreadableRunState` if there is none).
 
     ``progress_every_s``: print a progress line at most that often (and for the first and last trial),
     or hand it to ``sink`` (a run inside a Ray task sends its lines to the driver that way); ``clock``
@@ -142,6 +146,7 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
     callbacks = [] if quiet else [_Progress(label, budget, metric, progress_every_s, sink, clock)]
     path = Path(storage_path).resolve() / name
     if resume and tune.Tuner.can_restore(str(path)):
+        mend_saved_state(path, sink or print)
         grid = _restore(path, trainable, param_space).get_results()
         if _finished(grid, budget, metric):
             (sink or print)(f"[{label}] reading back the finished run in {path}")
