@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
-from .saved_state import mend_saved_state
+from .saved_state import mend_saved_state, restore_failures_raise
 
 # Tune retries a trial this many times when it dies with its worker (a lost node, an OOM kill).
 # Evaluator failures never reach Tune: the trial catches them and reports an infeasible result, so
@@ -131,7 +131,8 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
     continue it with ``Tuner.restore`` (completed trials kept, the searcher's saved state restored,
     errored and unfinished trials re-run) instead of starting over.  A state file left unreadable by
     the interruption is first mended from Tune's staging copy (:func:`~coflex_ray.saved_state.mend_saved_state`;
-    raises :class:`~coflex_ray.saved_state.UnreadableRunState` if there is none).
+    raises :class:`~coflex_ray.saved_state.UnreadableRunState` if there is none, or if Tune's restore
+    fails for another reason: :func:`~coflex_ray.saved_state.restore_failures_raise`).
 
     ``progress_every_s``: print a progress line at most that often (and for the first and last trial),
     or hand it to ``sink`` (a run inside a Ray task sends its lines to the driver that way); ``clock``
@@ -152,7 +153,7 @@ def run_tuner(trainable: Any, param_space: dict[str, Any], search_alg: Any, budg
             (sink or print)(f"[{label}] reading back the finished run in {path}")
         else:
             (sink or print)(f"[{label}] resuming the interrupted run in {path}")
-            _rerun_errored(_restore(path, trainable, param_space).fit(), path, trainable, param_space, label,
+            _rerun_errored(_fit_restored(path, trainable, param_space), path, trainable, param_space, label,
                            sink)
             # Read the finished run back from its folder: the grid a restored fit() returns can point at
             # the folder the run was first started in (measured, Ray 2.60: a study folder copied elsewhere
@@ -211,6 +212,12 @@ def _restore(path: Path, trainable: Any, param_space: dict[str, Any]) -> Any:
                               restart_errored=True, param_space=param_space)
 
 
+def _fit_restored(path: Path, trainable: Any, param_space: dict[str, Any]) -> Any:
+    """``fit()`` of the restored run in ``path``; raises if Tune cannot restore it (never starts it afresh)."""
+    with restore_failures_raise(path):
+        return _restore(path, trainable, param_space).fit()
+
+
 def _rerun_errored(grid: Any, path: Path, trainable: Any, param_space: dict[str, Any], label: str,
                    sink: Callable[[str], None] | None = None) -> Any:
     """Re-run trials Tune gave up on (up to :data:`ERRORED_RERUNS` rounds).
@@ -225,7 +232,7 @@ def _rerun_errored(grid: Any, path: Path, trainable: Any, param_space: dict[str,
         if not grid.errors or STOP.requested:  # a study being stopped runs nothing new
             break
         (sink or print)(f"[{label}] {len(grid.errors)} trial(s) lost to dead workers; running them again")
-        grid = _restore(path, trainable, param_space).fit()
+        grid = _fit_restored(path, trainable, param_space)
     return grid
 
 

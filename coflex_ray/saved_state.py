@@ -7,19 +7,23 @@ staging folder under Ray's temp folder, then *copies* the files into the run's f
 the run's folder.  ``Tuner.restore`` then fails half-way (the search wrapper's live trials restored,
 the searcher not), logs "Restarting experiment" and waits forever for trials that no longer exist.
 So a resume first checks every state file and mends an unreadable one from the killed driver's
-staging copy, or stops with one clear error; it never hands Tune a state it cannot read.
+staging copy, or stops with one clear error; and a restore Tune fails for any other reason (a
+searcher whose saved state no longer fits it) raises instead of restarting
+(:func:`restore_failures_raise`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["UnreadableRunState", "mend_saved_state", "unreadable_state_files"]
+__all__ = ["UnreadableRunState", "mend_saved_state", "restore_failures_raise", "unreadable_state_files"]
 
 
 class UnreadableRunState(RuntimeError):
@@ -108,3 +112,41 @@ def mend_saved_state(run: Path, say: Callable[[str], None] = print,
     say(f"mended the unreadable saved state {', '.join(p.name for p in bad)} of {run} from Tune's staging "
         f"copy in {staging}")
     return copied
+
+
+# Ray 2.60's TuneController logs this (with the exception) when its restore fails, then starts the
+# experiment afresh over the same folder.
+_TUNE_CONTROLLER_LOGGER = "ray.tune.execution.tune_controller"
+_FAILED_RESTORE = "Failed to restore the run state"
+
+
+class _RaiseOnFailedRestore(logging.Handler):
+    def __init__(self, run: Path) -> None:
+        super().__init__(logging.ERROR)
+        self.run = run
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith(_FAILED_RESTORE):
+            cause = record.exc_info[1] if record.exc_info else None
+            raise UnreadableRunState(
+                f"Tune could not restore the run in {self.run} ({type(cause).__name__}: {cause}); stopped "
+                "before it started the run afresh over the saved one, which is left as it was") from cause
+
+
+@contextmanager
+def restore_failures_raise(run: Path) -> Iterator[None]:
+    """Within the block, a ``Tuner.restore(...).fit()`` whose restore fails raises
+    :class:`UnreadableRunState` at once, before anything is written.
+
+    Tune 2.60 logs the failure and restarts the experiment in the same folder (with
+    ``FailureConfig(fail_fast=False)``, which a study needs so that one lost trial does not end its
+    run); the restarted run overwrites the saved state, and a search wrapper restored half-way waits
+    forever.  The handler raises from inside that log call, so the controller never starts.
+    """
+    handler = _RaiseOnFailedRestore(run)
+    logger = logging.getLogger(_TUNE_CONTROLLER_LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)

@@ -77,3 +77,37 @@ def test_without_a_readable_copy_the_error_names_the_file_and_nothing_changes(tm
     with pytest.raises(UnreadableRunState, match="start the run afresh"):
         mend_saved_state(run, temp_roots=[tmp_path / "elsewhere"])
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def _lookup(config: dict) -> dict:
+    return {"err": float(config["c1"]), "edp": float(config["c5"]) + 1.0}
+
+
+@pytest.mark.timeout(300)
+def test_a_restore_tune_fails_raises_instead_of_restarting_the_run(tmp_path):
+    """A readable searcher state that no longer fits its searcher: Tune 2.60 would log the failed
+    restore and start the run afresh over the saved one; the resume raises and writes nothing."""
+    import ray
+    from ray.tune.search import ConcurrencyLimiter
+
+    from coflex_ray.runner import init_ray, run_tuner
+    from coflex_ray.searchers.tune_searchers import NSGA2Search
+    from coflex_ray.spaces import SSS_SPACE
+
+    def searcher():
+        return ConcurrencyLimiter(NSGA2Search(SSS_SPACE, metric=["err", "edp"], mode=["min", "min"], pop_size=4), 2)
+
+    init_ray(num_cpus=2)
+    try:
+        run_tuner(_lookup, SSS_SPACE.param_space(), searcher(), 4, storage_path=tmp_path, name="run", label="run",
+                  quiet=True)
+        run = tmp_path / "run"
+        (state,) = run.glob("searcher-state-*.pkl")
+        state.write_bytes(cloudpickle.dumps(42))  # readable, but not the searcher's state dict
+        before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+        with pytest.raises(UnreadableRunState, match="could not restore the run"):
+            run_tuner(_lookup, SSS_SPACE.param_space(), searcher(), 6, storage_path=tmp_path, name="run",
+                      label="run", quiet=True, resume=True)  # 6 > 4 saved trials: an unfinished run
+    finally:
+        ray.shutdown()
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
