@@ -27,7 +27,8 @@ __all__ = ["UnreadableRunState", "mend_saved_state", "restore_failures_raise", "
 
 
 class UnreadableRunState(RuntimeError):
-    """A run's saved state cannot be read and no complete copy of it was found."""
+    """A run's saved state cannot be restored: a file is unreadable and no complete copy of it was
+    found (:func:`mend_saved_state`), or Tune's restore failed on it (:func:`restore_failures_raise`)."""
 
 
 def _readable(path: Path) -> bool:
