@@ -8,7 +8,7 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
 1. **Models.**  For every objective, a sparse GP (:func:`.models.fit_sparse_gp`) on the unit-cube
    inputs and the objective warped by :func:`.warping.make_warp` (``warp``).  With ``additive`` its
    kernel has a first-order additive part while the model has at most ``models.ADDITIVE_MAX_N``
-   observations (:func:`.models.make_kernel`).
+   observations, on a space of at least ``models.ADDITIVE_MIN_D`` inputs (:func:`.models.make_kernel`).
 2. **Candidates.**  With ``trust_region``: about ``n_candidates`` points in a box of half-width
    ``length`` around each observed Pareto-optimal point, plus their one-step neighbours
    (:func:`.candidates.trust_region_set`), joined by a global set of ``global_candidates`` Sobol
@@ -304,8 +304,9 @@ class CoflexOptions:
         global_candidates: Sobol points of the global set joined to the trust region's points
             (rule 2); 0: the region's points alone.  Default 1024.
         additive: give every model (objectives and feasibility) of at most ``models.ADDITIVE_MAX_N``
-            observations the kernel's first-order additive part (rule 1); ``False``: BoTorch's
-            default kernel alone.  Default ``True``.
+            observations on a space of at least ``models.ADDITIVE_MIN_D`` inputs the kernel's
+            first-order additive part (rule 1); ``False``: BoTorch's default kernel alone.  Default
+            ``True``.
 
     Raises:
         ValueError: ``n_init < 1``, ``batch_size < 1``, ``num_inducing < 2``,

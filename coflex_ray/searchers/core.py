@@ -283,10 +283,11 @@ class ModelCore(Core):
 
     def additive_for(self, n: int) -> bool:
         """Whether a model of ``n`` observations gets the kernel's additive part: when the core asks for
-        it and ``n <= models.ADDITIVE_MAX_N`` (see there why not beyond)."""
-        from .models import ADDITIVE_MAX_N
+        it, ``n <= models.ADDITIVE_MAX_N`` and the space has at least ``models.ADDITIVE_MIN_D`` inputs
+        (see there why not otherwise)."""
+        from .models import ADDITIVE_MAX_N, ADDITIVE_MIN_D
 
-        return bool(self.additive) and n <= ADDITIVE_MAX_N
+        return bool(self.additive) and n <= ADDITIVE_MAX_N and self.space.ndim >= ADDITIVE_MIN_D
 
     def freeze_bounds(self) -> np.ndarray:
         """The normalisation bounds: given, or frozen from the observations at the first model batch."""

@@ -56,6 +56,10 @@ HYPER_FIT_ITERS = 30
 # beyond, the additive sparse GP is poorly calibrated and slow (python -m benchmarks sparse-gp
 # --models additive).
 ADDITIVE_MAX_N = HYPER_SUBSET
+# ... and only on a space of at least this many inputs: the part learns an effect that is a sum over
+# many inputs from few points; with two inputs the full kernel sees every effect, and the part only
+# misfits where the inputs interact (docs/design.md, "First-order additive part").
+ADDITIVE_MIN_D = 3
 # torch threads for the small (HYPER_SUBSET-point) hyperparameter fit: its 128 x 128 algebra gains
 # nothing from a second thread and loses much when the cores are shared.
 FIT_THREADS = 1
