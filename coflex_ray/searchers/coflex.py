@@ -30,7 +30,9 @@ the rules below.  ``docs/design.md`` gives the reason for each rule and the meas
    raises both counts, and ``n_directions``, to ``n``.  Each of the
    ``n_directions`` weight vectors ``w``
    (:func:`directions`) proposes the candidate minimising ``max_j w_j l_j + 0.05 sum_j w_j l_j``
-   of the normalised predictions ``l`` of rule 5 (ParEGO's augmented Chebyshev scalarisation).
+   of the normalised predictions ``l`` of rule 5 (ParEGO's augmented Chebyshev scalarisation),
+   rescaled to the observed front's box once the search has passed the bounds' ideal
+   (:func:`direction_picks`).
 5. **Normalised predictions.**  ``l = (mean - beta * sd - ideal) / (nadir - ideal)`` per objective,
    ``mean - beta * sd`` taken in the model's units and mapped to the objective's by the warp's
    inverse, clipped below at ``-clip`` (or ``clip`` below the observed front where the search has
@@ -189,6 +191,32 @@ def directions(n_obj: int, k: int, rng: np.random.Generator) -> np.ndarray:
         a = (np.arange(k) + rng.random()) / k
         return np.stack([a, 1 - a], axis=1)
     return rng.dirichlet(np.ones(n_obj), size=k)
+
+
+def direction_picks(L: np.ndarray, observed: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Rule 4's direction proposals: for each weight vector, the candidate minimising the augmented
+    Chebyshev scalarisation ``max_j w_j u_j + 0.05 sum_j w_j u_j`` (ParEGO's; Knowles, IEEE TEC 2006).
+
+    ``u`` is ``L`` itself while no observation has passed the bounds' ideal (``observed >= 0``);
+    once one has, ``L`` rescaled to the observed front's box, ``(L - observed.min(0)) /
+    observed.ptp(0)``.  Why: the scalarisation trades objectives off only between coordinates on a
+    common, non-negative scale (ParEGO normalises by the observed ranges); on a front that lies below
+    the ideal of bounds from a random probe, a coordinate below 0 never wins the maximum, so every
+    direction picked the same end of the front (``docs/design.md``, "Proposals").
+
+    Args:
+        L: normalised predictions of the candidates (rule 5), shape ``(N, m)``, ``N >= 1``.
+        observed: the observed non-dominated points, normalised the same way, shape ``(F, m)``, ``F >= 1``.
+        W: weight vectors (:func:`directions`), shape ``(k, m)``.
+
+    Returns:
+        ``(k,)`` row indices of ``L``, one per weight vector (ties: the lowest row).
+    """
+    U = L
+    if observed.min() < 0.0:
+        span = np.ptp(observed, axis=0)
+        U = (L - observed.min(axis=0)) / np.where(span > 0, span, 1.0)
+    return np.array([np.argmin((w * U).max(axis=1) + 0.05 * (w * U).sum(axis=1)) for w in W], dtype=int)
 
 
 def shortfall(L: np.ndarray, front: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -518,9 +546,7 @@ class CoflexCore(ModelCore):
         for j in range(m):
             pooled.update(np.argsort(-(ei(j, M, S) + np.log(np.clip(pfeas, 1e-12, 1))), kind="stable")[:k].tolist())
             pooled.update(sub[np.argsort(M[sub, j] - self.kappa * S[sub, j], kind="stable")[:k]].tolist())
-        for w in directions(m, max(self.n_directions, n), self.rng):
-            wl = w * L[sub]
-            pooled.add(int(sub[np.argmin(wl.max(axis=1) + 0.05 * wl.sum(axis=1))]))
+        pooled.update(sub[direction_picks(L[sub], observed, directions(m, max(self.n_directions, n), self.rng))].tolist())
         pool = np.array(sorted(pooled))
         pool = pool[likely[pool]]  # all of it without constraints
         keep = pareto_layers(pool, L, n)

@@ -170,6 +170,32 @@ def test_clip_floor_follows_an_observed_front_beyond_the_given_ideal():
     assert gain(np.maximum(cand, -0.2)) == 0.0
 
 
+def test_directions_spread_over_a_front_below_the_given_ideal():
+    from coflex_ray.searchers.coflex import direction_picks, directions
+
+    # a DTLZ7-like front from probe bounds: objective 1 entirely below the given ideal, squeezed
+    a = np.linspace(0.0, 0.9, 31)
+    L = np.stack([a, -0.32 - 0.15 * a], axis=1)
+    observed = L[[0, 30]]
+    W = directions(2, 16, np.random.default_rng(0))
+    picks = direction_picks(L, observed, W)
+    assert 0 in picks and 30 in picks  # both ends, and the interior in between
+    assert len(set(picks.tolist())) >= 10
+    # on the raw values a negative coordinate never wins the maximum: every weight picks row 0
+    raw = {int(np.argmin((w * L).max(axis=1) + 0.05 * (w * L).sum(axis=1))) for w in W}
+    assert raw == {0}
+
+
+def test_directions_keep_the_normalisation_while_the_front_is_inside_the_bounds():
+    from coflex_ray.searchers.coflex import direction_picks
+
+    L = np.array([[0.0, 1.0], [0.2, 0.3], [0.5, 0.5], [1.0, 0.0]])
+    observed = np.array([[0.4, 0.6], [0.6, 0.4]])  # a small front inside the box: not rescaled
+    W = np.array([[0.5, 0.5], [0.9, 0.1], [0.1, 0.9]])
+    # hand-computed on the raw L: (0.5, 0.5) -> row 1 (0.15 + 0.025 = 0.175 beats row 2's 0.275)
+    assert direction_picks(L, observed, W).tolist() == [1, 0, 3]
+
+
 def test_a_numerical_failure_is_retried_with_simpler_models_before_falling_back(monkeypatch):
     from linear_operator.utils.errors import NotPSDError
 
