@@ -151,6 +151,17 @@ def clip_floor(observed: np.ndarray, clip: float) -> np.ndarray:
     return np.minimum(observed.min(axis=0), 0.0) - clip
 
 
+def passed_ideal(observed: np.ndarray) -> bool:
+    """Whether an observation has passed the normalisation bounds' ideal (a normalised value below 0):
+    the sign that given bounds are narrower than the front (rules 4 and 5: :func:`ref_point`,
+    :func:`direction_picks`).
+
+    Args:
+        observed: the observed non-dominated points, normalised, shape ``(F, m)`` with ``F >= 1``.
+    """
+    return bool(observed.min() < 0.0)
+
+
 def ref_point(observed: np.ndarray) -> np.ndarray:
     """Rule 5's hypervolume reference point in normalised units.
 
@@ -168,7 +179,7 @@ def ref_point(observed: np.ndarray) -> np.ndarray:
         nadir; :func:`clip_floor` is the same rule on the ideal side).  Early in a search the
         observed front can pass an exact front's nadir, which is why it takes the ideal to tell.
     """
-    if observed.min() >= 0.0:
+    if not passed_ideal(observed):
         return np.full(observed.shape[1], REF)
     return np.maximum(REF, observed.max(axis=0) + REF - 1.0)
 
@@ -213,10 +224,14 @@ def direction_picks(L: np.ndarray, observed: np.ndarray, W: np.ndarray) -> np.nd
         ``(k,)`` row indices of ``L``, one per weight vector (ties: the lowest row).
     """
     U = L
-    if observed.min() < 0.0:
-        span = np.ptp(observed, axis=0)
-        U = (L - observed.min(axis=0)) / np.where(span > 0, span, 1.0)
-    return np.array([np.argmin((w * U).max(axis=1) + 0.05 * (w * U).sum(axis=1)) for w in W], dtype=int)
+    if passed_ideal(observed):
+        low, span = front_scale(observed)  # observed is a front: its own ideal and nadir, a zero span 1
+        U = (L - low) / span
+    picks = []
+    for w in W:
+        wu = w * U
+        picks.append(int(np.argmin(wu.max(axis=1) + 0.05 * wu.sum(axis=1))))
+    return np.array(picks, dtype=int)
 
 
 def shortfall(L: np.ndarray, front: np.ndarray, ref: np.ndarray) -> np.ndarray:
